@@ -1,0 +1,49 @@
+# govlake — two commands on a fresh machine with Python 3.11:  make demo  and  make test
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PERSONS ?= 20000
+DAYS ?= 3
+
+.PHONY: install demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# uv when it can be had, pip otherwise; both install the pinned lock, then the project
+	@if $(PY) -m pip install -q uv >/dev/null 2>&1 && $(VENV)/bin/uv --version >/dev/null 2>&1; then \
+	  $(VENV)/bin/uv pip install --python $(PY) -q -r requirements.lock && \
+	  $(VENV)/bin/uv pip install --python $(PY) -q --no-deps -e . ; \
+	else \
+	  $(PY) -m pip install -q -r requirements.lock && $(PY) -m pip install -q --no-deps -e . ; \
+	fi
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the pinned dependencies
+
+demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where to look
+	$(VENV)/bin/govlake generate --persons $(PERSONS) --days $(DAYS) --out var/landing
+	$(VENV)/bin/govlake run --landing var/landing --lake var/lake
+	@echo
+	@echo "The lake is in var/lake (Delta tables, one folder per layer.table):"
+	@$(VENV)/bin/govlake tables --lake var/lake
+	@echo
+	@echo "Look at it:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
+	@echo "             .venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"select reason_code, count(*) from delta_scan('var/lake/quarantine/rows') group by 1\\\"))\""
+
+test: $(STAMP)  ## the fast suite (run before every commit)
+	$(PY) -m pytest -q -m "not slow"
+
+test-all: $(STAMP)  ## everything, including slow tests (CI)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)  ## ingestion throughput and peak memory at 100k and 1M persons
+	$(PY) bench/ingest_bench.py --persons 100000 1000000
+
+clean:
+	rm -rf var .pytest_cache

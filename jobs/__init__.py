@@ -1,0 +1,1 @@
+"""govlake jobs: the work of the lakehouse (ingestion, base libraries, quality, themes)."""

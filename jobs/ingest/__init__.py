@@ -1,0 +1,1 @@
+"""Bronze ingestion: landing zone → bronze.<source_id>, quarantine.rows, quarantine.files."""

@@ -1,0 +1,256 @@
+"""The one place Delta tables are read, written, merged and maintained.
+
+Tables live at ``<root>/<layer>/<table>`` and are named ``layer.table``. Every read and write
+made inside :meth:`Lake.run` is handed to a :class:`lineage.recorder.RunRecord`, which this
+module persists to ``lineage.runs`` and ``lineage.table_edges`` when the run ends.
+
+Guards against Sail behaviours (../shared/CONVENTIONS.md), each with a test in
+tests/integration/test_lake.py that fails without it:
+
+* ``replaceWhere`` does not reject rows outside the predicate → :meth:`replace_slice` filters
+  the frame to the predicate first (and creates an absent table without the option, which
+  Sail cannot do through replaceWhere);
+* dynamic partition overwrite replaces the whole table → never used: slices are replaced with
+  an explicit ``replaceWhere``;
+* ``lit()`` columns are stored non-nullable → :func:`nullable` unions with an empty frame whose
+  schema is all nullable before every write;
+* DESCRIBE HISTORY / VACUUM / DeltaTable are unavailable → history, version and vacuum go
+  through ``deltalake`` (delta-rs); upserts use ``MERGE INTO`` SQL;
+* partition columns move to the end of the schema → writes select the target's columns by
+  name (:meth:`_conform`) and reads return the table's stored order; callers select by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lineage.recorder import RunRecord
+
+log = logging.getLogger(__name__)
+
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+
+RUNS_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("job", T.StringType()),
+        T.StructField("business_date", T.DateType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("ended_at", T.TimestampType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("inputs", T.StringType()),
+        T.StructField("outputs", T.StringType()),
+        T.StructField("code_version", T.StringType()),
+    ]
+)
+EDGES_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("source_table", T.StringType()),
+        T.StructField("source_version", T.LongType()),
+        T.StructField("target_table", T.StringType()),
+        T.StructField("target_version", T.LongType()),
+    ]
+)
+
+
+def nullable(df: DataFrame) -> DataFrame:
+    """The same rows with every column declared nullable.
+
+    Sail stores columns made from ``lit()`` (and expressions it proves non-null) as NOT NULL,
+    after which a later write of a null into them fails. A union with an empty frame whose
+    schema is all-nullable makes every column nullable on Sail and on Spark alike.
+    """
+    schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in df.schema.fields])
+    return df.sparkSession.createDataFrame([], schema).unionByName(df)
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a slice predicate value (dates, numbers, strings)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return f"DATE'{value.isoformat()}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Lake:
+    """A Delta lake rooted at a directory; the only reader and writer of its tables."""
+
+    def __init__(self, root: str | Path, spark: SparkSession):
+        self.root = Path(root).resolve()
+        self.spark = spark
+        self._run: RunRecord | None = None
+
+    # ---------------------------------------------------------------- naming and metadata
+    def path(self, table: str) -> str:
+        if not _TABLE_NAME.match(table):
+            raise ValueError(f"table name {table!r} is not of the form layer.table")
+        layer, name = table.split(".")
+        return str(self.root / layer / name)
+
+    def exists(self, table: str) -> bool:
+        return DeltaTable.is_deltatable(self.path(table))
+
+    def version(self, table: str) -> int | None:
+        """The table's current Delta version, or None when it does not exist."""
+        return DeltaTable(self.path(table)).version() if self.exists(table) else None
+
+    def tables(self) -> list[str]:
+        """Every table in the lake, as ``layer.table``."""
+        out = []
+        if self.root.exists():
+            for layer in sorted(p for p in self.root.iterdir() if p.is_dir()):
+                for t in sorted(p for p in layer.iterdir() if p.is_dir()):
+                    if (t / "_delta_log").is_dir():
+                        out.append(f"{layer.name}.{t.name}")
+        return out
+
+    def history(self, table: str, limit: int | None = None) -> list[dict]:
+        """The table's commit history, newest first (through delta-rs)."""
+        return DeltaTable(self.path(table)).history(limit)
+
+    def vacuum(self, table: str, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+        """Remove files no longer referenced by versions newer than the retention (delta-rs)."""
+        return DeltaTable(self.path(table)).vacuum(
+            retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False
+        )
+
+    # ---------------------------------------------------------------- reads
+    def read(self, table: str, *, version: int | None = None) -> DataFrame:
+        """The table (optionally as of a Delta version); the read is recorded for lineage."""
+        if not self.exists(table):
+            raise FileNotFoundError(f"table {table} does not exist at {self.path(table)}")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        read_version = version if version is not None else self.version(table)
+        if self._run is not None:
+            self._run.read(table, read_version)
+        return reader.load(self.path(table))
+
+    # ---------------------------------------------------------------- writes
+    def _conform(self, df: DataFrame, table: str) -> tuple[DataFrame, bool]:
+        """Select the target's columns by name (typed nulls for ones df lacks).
+
+        Returns the frame and whether it brings new columns (then the schema is merged).
+        """
+        if not self.exists(table):
+            return df, False
+        target = DeltaTable(self.path(table)).schema().to_arrow()
+        spark_types = {f.name: f.dataType for f in self.read_schema(table).fields}
+        have = set(df.columns)
+        cols = [
+            F.col(name) if name in have else F.lit(None).cast(spark_types[name]).alias(name)
+            for name in target.names
+        ]
+        extra = [c for c in df.columns if c not in set(target.names)]
+        return df.select(*cols, *extra), bool(extra)
+
+    def read_schema(self, table: str) -> T.StructType:
+        return self.spark.read.format("delta").load(self.path(table)).schema
+
+    def _write(self, df: DataFrame, table: str, mode: str, options: Mapping[str, str],
+               partition_by: list[str] | None) -> None:
+        df, new_columns = self._conform(df, table)
+        writer = nullable(df).write.format("delta").mode(mode)
+        for k, v in options.items():
+            writer = writer.option(k, v)
+        if new_columns:
+            writer = writer.option("mergeSchema", "true")
+        if partition_by and not self.exists(table):
+            writer = writer.partitionBy(*partition_by)
+        writer.save(self.path(table))
+        if self._run is not None:
+            self._run.wrote(table, self.version(table))
+
+    def replace_slice(self, df: DataFrame, table: str, *, where: Mapping[str, Any],
+                      partition_by: list[str] | None = None) -> None:
+        """Replace exactly the rows matching ``where`` (column = value, ANDed) with ``df``.
+
+        Idempotent: writing the same frame for the same slice twice gives the same table.
+        Rows of ``df`` outside the slice are not written (Sail's replaceWhere would write them).
+        """
+        if not where:
+            raise ValueError("replace_slice needs a non-empty predicate")
+        predicate = " AND ".join(f"`{c}` = {sql_literal(v)}" for c, v in where.items())
+        in_slice = F.lit(True)
+        for c, v in where.items():
+            in_slice = in_slice & (F.col(c) == F.lit(v))
+        # Sail cannot create a table through replaceWhere (it reads the absent log first).
+        options = {"replaceWhere": predicate} if self.exists(table) else {}
+        self._write(df.filter(in_slice), table, "overwrite", options, partition_by)
+
+    def append(self, df: DataFrame, table: str, *, partition_by: list[str] | None = None) -> None:
+        self._write(df, table, "append", {}, partition_by)
+
+    def overwrite(self, df: DataFrame, table: str, *, partition_by: list[str] | None = None) -> None:
+        """Replace the whole table (for tables rebuilt in full, e.g. the catalogue)."""
+        self._write(df, table, "overwrite", {}, partition_by)
+
+    def merge(self, df: DataFrame, table: str, *, keys: list[str],
+              partition_by: list[str] | None = None) -> None:
+        """Upsert ``df`` into ``table`` by ``keys`` (MERGE INTO; creates the table if absent)."""
+        if not self.exists(table):
+            self._write(df, table, "overwrite", {}, partition_by)
+            return
+        df, new_columns = self._conform(df, table)
+        if new_columns:
+            raise ValueError(f"merge into {table}: new columns {df.columns} need a schema change")
+        view = f"_govlake_merge_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        self.spark.sql(
+            f"MERGE INTO delta.`{self.path(table)}` AS t USING {view} AS s ON {on} "
+            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        ).collect()
+        self.spark.catalog.dropTempView(view)
+        if self._run is not None:
+            self._run.wrote(table, self.version(table))
+
+    # ---------------------------------------------------------------- runs and lineage
+    @contextlib.contextmanager
+    def run(self, job: str, *, business_date: dt.date | None = None,
+            inputs: Mapping[str, int | None] | None = None) -> Iterator[RunRecord]:
+        """Record one run of ``job``: every read and write inside is kept for lineage.
+
+        ``inputs`` names inputs that are not lake tables (e.g. ``landing.gaj_hjrk``).
+        On exit the run and its table edges are appended to lineage.runs / table_edges,
+        with status ``success`` or ``failed`` (the exception is re-raised).
+        """
+        if self._run is not None:
+            raise RuntimeError(f"run {job!r} started inside run {self._run.job!r}")
+        record = RunRecord(job=job, business_date=business_date)
+        for t, v in (inputs or {}).items():
+            record.read(t, v)
+        self._run = record
+        status = "failed"
+        try:
+            yield record
+            status = "success"
+        finally:
+            self._run = None
+            record.finish(status)
+            self._persist_run(record)
+
+    def _persist_run(self, record: RunRecord) -> None:
+        runs = self.spark.createDataFrame([record.run_row()], RUNS_SCHEMA)
+        self._write(runs, "lineage.runs", "append", {}, None)
+        edges = record.edge_rows()
+        if edges:
+            self._write(self.spark.createDataFrame(edges, EDGES_SCHEMA), "lineage.table_edges",
+                        "append", {}, None)

@@ -1,0 +1,47 @@
+"""The stage registry that ``govlake run`` walks for each business date, in order.
+
+Each stage is a function ``(ctx, business_date) -> StageReport``. Later issues register the
+base libraries, quality, themes and catalogue stages here; nothing else needs to change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.lake import Lake
+
+
+@dataclass
+class RunContext:
+    lake: Lake
+    landing: Path
+
+
+@dataclass
+class StageReport:
+    stage: str
+    business_date: dt.date
+    lines: list[str] = field(default_factory=list)  # the summary printed for users
+    problems: list[str] = field(default_factory=list)  # warnings that do not fail the run
+    details: object = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    description: str
+    run: Callable[[RunContext, dt.date], StageReport]
+
+
+def _bronze(ctx: RunContext, business_date: dt.date) -> StageReport:
+    from jobs.ingest.run import ingest_date
+
+    return ingest_date(ctx.lake, ctx.landing, business_date)
+
+
+STAGES: list[Stage] = [
+    Stage("bronze", "ingest every source's delivery into bronze, quarantine and audit", _bronze),
+]
