@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PERSONS ?= 20000
 DAYS ?= 3
 
-.PHONY: install demo test test-all lint bench clean
+.PHONY: install demo test test-slow test-all lint bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -36,7 +36,10 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 test: $(STAMP)  ## the fast suite (run before every commit)
 	$(PY) -m pytest -q -m "not slow"
 
-test-all: $(STAMP)  ## everything, including slow tests (CI)
+test-slow: $(STAMP)  ## only the slow tests (CI runs them after `make test`)
+	$(PY) -m pytest -q -m slow; rc=$$?; [ $$rc -eq 5 ] && echo "no slow tests" && rc=0; exit $$rc
+
+test-all: $(STAMP)  ## everything
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -27,41 +26,88 @@ def _date(ctx, param, value):
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """govlake: ingest departments' extracts into a governed Delta lake."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @main.command()
 @click.option("--persons", default=10_000, show_default=True, help="Number of residents.")
 @click.option("--days", default=3, show_default=True, help="Business dates to deliver.")
 @click.option("--seed", default=42, show_default=True)
-@click.option("--start", default="2026-11-02", show_default=True, callback=_date, help="First business date.")
+@click.option(
+    "--start", default="2026-11-02", show_default=True, callback=_date, help="First business date."
+)
 @click.option("--out", default=DEFAULT_LANDING, show_default=True, type=click.Path(path_type=Path))
-@click.option("--value-fault-rate", default=0.01, show_default=True, help="Rows with a value fault.")
-@click.option("--parse-fault-rate", default=0.001, show_default=True, help="Rows that cannot be parsed.")
-@click.option("--file-fault-rate", default=0.15, show_default=True, help="Deliveries with a file fault.")
-@click.option("--conflict-rate", default=0.01, show_default=True, help="Entities with a cross-source contradiction.")
-@click.option("--event-scale", default=1.0, show_default=True, help="Multiplies daily births, deaths, marriages...")
+@click.option(
+    "--value-fault-rate", default=0.01, show_default=True, help="Rows with a value fault."
+)
+@click.option(
+    "--parse-fault-rate", default=0.001, show_default=True, help="Rows that cannot be parsed."
+)
+@click.option(
+    "--file-fault-rate", default=0.15, show_default=True, help="Deliveries with a file fault."
+)
+@click.option(
+    "--conflict-rate",
+    default=0.01,
+    show_default=True,
+    help="Entities with a cross-source contradiction.",
+)
+@click.option(
+    "--event-scale",
+    default=1.0,
+    show_default=True,
+    help="Multiplies daily births, deaths, marriages...",
+)
 @click.option("--max-rows-per-file", default=500_000, show_default=True)
 @click.option("--no-correction", is_flag=True, help="Do not re-deliver a date as a correction.")
-def generate(persons, days, seed, start, out, value_fault_rate, parse_fault_rate, file_fault_rate,
-             conflict_rate, event_scale, max_rows_per_file, no_correction) -> None:
+def generate(
+    persons,
+    days,
+    seed,
+    start,
+    out,
+    value_fault_rate,
+    parse_fault_rate,
+    file_fault_rate,
+    conflict_rate,
+    event_scale,
+    max_rows_per_file,
+    no_correction,
+) -> None:
     """Generate a sample city's landing zone (spec/extracts.md) with ground truth in _truth/."""
-    from jobs.generate.main import GenerateOptions, generate as run_generate
+    from jobs.generate.main import GenerateOptions
+    from jobs.generate.main import generate as run_generate
 
-    opts = GenerateOptions(persons=persons, days=days, seed=seed, start=start,
-                           value_fault_rate=value_fault_rate, parse_fault_rate=parse_fault_rate,
-                           file_fault_rate=file_fault_rate, conflict_rate=conflict_rate,
-                           event_scale=event_scale, max_rows_per_file=max_rows_per_file,
-                           correction=not no_correction)
+    opts = GenerateOptions(
+        persons=persons,
+        days=days,
+        seed=seed,
+        start=start,
+        value_fault_rate=value_fault_rate,
+        parse_fault_rate=parse_fault_rate,
+        file_fault_rate=file_fault_rate,
+        conflict_rate=conflict_rate,
+        event_scale=event_scale,
+        max_rows_per_file=max_rows_per_file,
+        correction=not no_correction,
+    )
     summary = run_generate(out, opts, log=lambda m: click.echo(m, err=True))
     click.echo(f"landing zone: {out.resolve()} ({summary['files']} files, {summary['seconds']}s)")
 
 
 @main.command()
-@click.option("--landing", default=DEFAULT_LANDING, show_default=True, type=click.Path(path_type=Path))
-@click.option("--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path))
-@click.option("--from", "date_from", callback=_date, help="First business date to run (YYYY-MM-DD).")
+@click.option(
+    "--landing", default=DEFAULT_LANDING, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--from", "date_from", callback=_date, help="First business date to run (YYYY-MM-DD)."
+)
 @click.option("--to", "date_to", callback=_date, help="Last business date to run (YYYY-MM-DD).")
 @click.option("--stage", "stage_names", multiple=True, help="Run only these stages (default: all).")
 def run(landing: Path, lake_dir: Path, date_from, date_to, stage_names) -> None:
@@ -69,19 +115,31 @@ def run(landing: Path, lake_dir: Path, date_from, date_to, stage_names) -> None:
     from jobs.runner import RunFailed, run_pipeline
 
     if not landing.is_dir():
-        raise click.ClickException(f"landing zone {landing} does not exist (try `govlake generate`)")
+        raise click.ClickException(
+            f"landing zone {landing} does not exist (try `govlake generate`)"
+        )
     try:
-        run_pipeline(landing, lake_dir, date_from=date_from, date_to=date_to,
-                     stages=list(stage_names) or None, echo=click.echo)
+        run_pipeline(
+            landing,
+            lake_dir,
+            date_from=date_from,
+            date_to=date_to,
+            stages=list(stage_names) or None,
+            echo=click.echo,
+        )
     except RunFailed as e:
         click.secho(f"FAILED: {e}", fg="red", err=True)
         sys.exit(1)
 
 
 @main.command()
-@click.option("--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
 def tables(lake_dir: Path) -> None:
     """List the lake's tables with their Delta version and row count."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from deltalake import DeltaTable
 
     from jobs.lake import Lake
@@ -89,13 +147,16 @@ def tables(lake_dir: Path) -> None:
     lake = Lake(lake_dir, spark=None)
     for t in lake.tables():
         dtab = DeltaTable(lake.path(t))
-        rows = sum(a.get("num_records") or 0 for a in dtab.get_add_actions(flatten=True).to_pylist())
+        actions = pa.table(dtab.get_add_actions(flatten=True))  # arro3 → pyarrow (PyCapsule)
+        rows = pc.sum(actions["num_records"]).as_py() or 0 if actions.num_rows else 0
         click.echo(f"{t:<28} v{dtab.version():<4} {rows:>12,} rows  {lake.path(t)}")
 
 
 @main.command()
 @click.argument("table")
-@click.option("--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
 @click.option("--limit", default=20, show_default=True)
 def history(table: str, lake_dir: Path, limit: int) -> None:
     """Show a table's Delta commit history (newest first)."""
@@ -103,23 +164,28 @@ def history(table: str, lake_dir: Path, limit: int) -> None:
 
     for h in Lake(lake_dir, spark=None).history(table, limit):
         when = dt.datetime.fromtimestamp(h.get("timestamp", 0) / 1000, dt.UTC)
-        click.echo(f"v{h.get('version')}  {when:%Y-%m-%d %H:%M:%S}Z  {h.get('operation')}  "
-                   f"{h.get('operationParameters', {})}")
+        click.echo(
+            f"v{h.get('version')}  {when:%Y-%m-%d %H:%M:%S}Z  {h.get('operation')}  "
+            f"{h.get('operationParameters', {})}"
+        )
 
 
 @main.command()
 @click.argument("table")
-@click.option("--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
 @click.option("--retention-hours", default=168, show_default=True)
 @click.option("--apply", is_flag=True, help="Delete the files (default: list them only).")
 def vacuum(table: str, lake_dir: Path, retention_hours: int, apply: bool) -> None:
     """Remove data files no longer referenced by a table's recent versions."""
     from jobs.lake import Lake
 
-    files = Lake(lake_dir, spark=None).vacuum(table, retention_hours=retention_hours, dry_run=not apply)
+    files = Lake(lake_dir, spark=None).vacuum(
+        table, retention_hours=retention_hours, dry_run=not apply
+    )
     click.echo(f"{'removed' if apply else 'would remove'} {len(files)} file(s)")
 
 
 if __name__ == "__main__":
-    t0 = time.time()
     main()

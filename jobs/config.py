@@ -171,7 +171,9 @@ def extract_schema(source_id: str) -> ExtractSchema:
     try:
         return extract_schemas()[source_id]
     except KeyError:
-        raise ConfigError(f"unknown source {source_id!r}: no schemas/extracts/{source_id}.yaml") from None
+        raise ConfigError(
+            f"unknown source {source_id!r}: no schemas/extracts/{source_id}.yaml"
+        ) from None
 
 
 def catalog() -> dict[str, CatalogEntry]:

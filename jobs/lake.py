@@ -131,8 +131,15 @@ class Lake:
         )
 
     # ---------------------------------------------------------------- reads
-    def read(self, table: str, *, version: int | None = None) -> DataFrame:
-        """The table (optionally as of a Delta version); the read is recorded for lineage."""
+    def read(
+        self, table: str, *, version: int | None = None, columns: list[str] | None = None
+    ) -> DataFrame:
+        """The table (optionally as of a Delta version); the read is recorded for lineage.
+
+        Sail moves partition columns to the end of a table's schema, so never rely on the
+        position of a column read back: pass ``columns`` to get them in the order you declare
+        (and union by name).
+        """
         if not self.exists(table):
             raise FileNotFoundError(f"table {table} does not exist at {self.path(table)}")
         reader = self.spark.read.format("delta")
@@ -141,7 +148,8 @@ class Lake:
         read_version = version if version is not None else self.version(table)
         if self._run is not None:
             self._run.read(table, read_version)
-        return reader.load(self.path(table))
+        df = reader.load(self.path(table))
+        return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
 
     # ---------------------------------------------------------------- writes
     def _conform(self, df: DataFrame, table: str) -> tuple[DataFrame, bool]:
@@ -164,8 +172,14 @@ class Lake:
     def read_schema(self, table: str) -> T.StructType:
         return self.spark.read.format("delta").load(self.path(table)).schema
 
-    def _write(self, df: DataFrame, table: str, mode: str, options: Mapping[str, str],
-               partition_by: list[str] | None) -> None:
+    def _write(
+        self,
+        df: DataFrame,
+        table: str,
+        mode: str,
+        options: Mapping[str, str],
+        partition_by: list[str] | None,
+    ) -> None:
         df, new_columns = self._conform(df, table)
         writer = nullable(df).write.format("delta").mode(mode)
         for k, v in options.items():
@@ -178,8 +192,14 @@ class Lake:
         if self._run is not None:
             self._run.wrote(table, self.version(table))
 
-    def replace_slice(self, df: DataFrame, table: str, *, where: Mapping[str, Any],
-                      partition_by: list[str] | None = None) -> None:
+    def replace_slice(
+        self,
+        df: DataFrame,
+        table: str,
+        *,
+        where: Mapping[str, Any],
+        partition_by: list[str] | None = None,
+    ) -> None:
         """Replace exactly the rows matching ``where`` (column = value, ANDed) with ``df``.
 
         Idempotent: writing the same frame for the same slice twice gives the same table.
@@ -198,12 +218,15 @@ class Lake:
     def append(self, df: DataFrame, table: str, *, partition_by: list[str] | None = None) -> None:
         self._write(df, table, "append", {}, partition_by)
 
-    def overwrite(self, df: DataFrame, table: str, *, partition_by: list[str] | None = None) -> None:
+    def overwrite(
+        self, df: DataFrame, table: str, *, partition_by: list[str] | None = None
+    ) -> None:
         """Replace the whole table (for tables rebuilt in full, e.g. the catalogue)."""
         self._write(df, table, "overwrite", {}, partition_by)
 
-    def merge(self, df: DataFrame, table: str, *, keys: list[str],
-              partition_by: list[str] | None = None) -> None:
+    def merge(
+        self, df: DataFrame, table: str, *, keys: list[str], partition_by: list[str] | None = None
+    ) -> None:
         """Upsert ``df`` into ``table`` by ``keys`` (MERGE INTO; creates the table if absent)."""
         if not self.exists(table):
             self._write(df, table, "overwrite", {}, partition_by)
@@ -224,8 +247,13 @@ class Lake:
 
     # ---------------------------------------------------------------- runs and lineage
     @contextlib.contextmanager
-    def run(self, job: str, *, business_date: dt.date | None = None,
-            inputs: Mapping[str, int | None] | None = None) -> Iterator[RunRecord]:
+    def run(
+        self,
+        job: str,
+        *,
+        business_date: dt.date | None = None,
+        inputs: Mapping[str, int | None] | None = None,
+    ) -> Iterator[RunRecord]:
         """Record one run of ``job``: every read and write inside is kept for lineage.
 
         ``inputs`` names inputs that are not lake tables (e.g. ``landing.gaj_hjrk``).
@@ -252,5 +280,10 @@ class Lake:
         self._write(runs, "lineage.runs", "append", {}, None)
         edges = record.edge_rows()
         if edges:
-            self._write(self.spark.createDataFrame(edges, EDGES_SCHEMA), "lineage.table_edges",
-                        "append", {}, None)
+            self._write(
+                self.spark.createDataFrame(edges, EDGES_SCHEMA),
+                "lineage.table_edges",
+                "append",
+                {},
+                None,
+            )

@@ -17,17 +17,26 @@ class RunFailed(Exception):
     """A stage failed; the message says which date, stage and why."""
 
 
-def run_pipeline(landing: Path, lake_dir: Path, *, date_from: dt.date | None = None,
-                 date_to: dt.date | None = None, stages: list[str] | None = None,
-                 echo: Callable[[str], None] = print) -> list[StageReport]:
+def run_pipeline(
+    landing: Path,
+    lake_dir: Path,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    stages: list[str] | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[StageReport]:
     from jobs.engine import get_spark
 
     known = [s.name for s in STAGES]
     unknown = sorted(set(stages or []) - set(known))
     if unknown:
         raise RunFailed(f"unknown stage(s) {unknown}; known: {known}")
-    dates = [d for d in business_dates(Path(landing))
-             if (date_from is None or d >= date_from) and (date_to is None or d <= date_to)]
+    dates = [
+        d
+        for d in business_dates(Path(landing))
+        if (date_from is None or d >= date_from) and (date_to is None or d <= date_to)
+    ]
     if not dates:
         raise RunFailed(f"no business dates to run in {landing}")
     lake = Lake(lake_dir, get_spark())

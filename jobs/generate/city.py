@@ -21,18 +21,66 @@ NO_DAY = -999_999  # "no date" (days are signed: births before 1970 are negative
 
 ETHNICITIES = ["01", "03", "11", "02", "10", "06", "04", "05", "08"]
 ETHNICITY_P = [0.935, 0.045, 0.01, 0.003, 0.002, 0.002, 0.001, 0.001, 0.001]
-STREETS = ["解放路", "永安大道", "浮阳大道", "新华路", "运河路", "朝阳街", "光荣路", "维明路",
-           "北京路", "上海路", "黄河路", "渤海路", "清池大道", "华北路", "迎宾大道", "开元路"]
-INDUSTRIES = ["商贸", "建材", "机械制造", "五金", "物流", "食品", "服装", "电子科技", "化工",
-              "农业开发", "管道装备", "汽车配件", "印刷", "餐饮管理", "信息技术", "建筑工程"]
-ENTERPRISE_TYPES = ["有限责任公司(自然人投资或控股)", "有限责任公司(自然人独资)", "股份有限公司(非上市)",
-                    "有限责任公司(国有独资)", "个人独资企业", "普通合伙企业"]
-SCOPES = ["一般项目：{x}产品销售；技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广",
-          "许可项目：道路货物运输（不含危险货物）。（依法须经批准的项目，经相关部门批准后方可开展经营活动）\n一般项目：{x}",
-          '{x}的研发、生产、销售；货物进出口；"互联网+"服务，（不得从事"非法集资"）',
-          "{x}，五金产品批发，日用百货销售\n（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）"]
-HOSPITALS = ["沧州市人民医院", "沧州市中心医院", "沧州市妇幼保健院", "河间市人民医院", "任丘市人民医院",
-             "黄骅市人民医院", "泊头市医院", "献县人民医院"]
+STREETS = [
+    "解放路",
+    "永安大道",
+    "浮阳大道",
+    "新华路",
+    "运河路",
+    "朝阳街",
+    "光荣路",
+    "维明路",
+    "北京路",
+    "上海路",
+    "黄河路",
+    "渤海路",
+    "清池大道",
+    "华北路",
+    "迎宾大道",
+    "开元路",
+]
+INDUSTRIES = [
+    "商贸",
+    "建材",
+    "机械制造",
+    "五金",
+    "物流",
+    "食品",
+    "服装",
+    "电子科技",
+    "化工",
+    "农业开发",
+    "管道装备",
+    "汽车配件",
+    "印刷",
+    "餐饮管理",
+    "信息技术",
+    "建筑工程",
+]
+ENTERPRISE_TYPES = [
+    "有限责任公司(自然人投资或控股)",
+    "有限责任公司(自然人独资)",
+    "股份有限公司(非上市)",
+    "有限责任公司(国有独资)",
+    "个人独资企业",
+    "普通合伙企业",
+]
+SCOPES = [
+    "一般项目：{x}产品销售；技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广",
+    "许可项目：道路货物运输（不含危险货物）。（依法须经批准的项目，经相关部门批准后方可开展经营活动）\n一般项目：{x}",
+    '{x}的研发、生产、销售；货物进出口；"互联网+"服务，（不得从事"非法集资"）',
+    "{x}，五金产品批发，日用百货销售\n（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）",
+]
+HOSPITALS = [
+    "沧州市人民医院",
+    "沧州市中心医院",
+    "沧州市妇幼保健院",
+    "河间市人民医院",
+    "任丘市人民医院",
+    "黄骅市人民医院",
+    "泊头市医院",
+    "献县人民医院",
+]
 ICD10 = ["I21.9", "I63.9", "C34.9", "J44.9", "I10", "E11.9", "C16.9", "K74.6", "J18.9", "V89.2"]
 SURNAMES = list(ZhNames.last_names.keys())
 SURNAME_P = np.array(list(ZhNames.last_names.values()), dtype=float)
@@ -44,6 +92,13 @@ def to_day(d: dt.date) -> int:
 
 
 def day_str(days: np.ndarray, fmt: str = "%Y%m%d") -> np.ndarray:
+    """Day numbers as text; the contract's fixed formats go through numpy (50x pandas strftime)."""
+    iso = (EPOCH + np.asarray(days, dtype="int64").astype("timedelta64[D]")).astype("U10")
+    if fmt == "%Y-%m-%d":
+        return iso.astype(object)
+    if fmt in ("%Y%m%d", "%Y%m"):
+        compact = np.char.replace(iso, "-", "")
+        return (compact if fmt == "%Y%m%d" else compact.astype("U6")).astype(object)
     s = pd.to_datetime(np.asarray(days, dtype="int64"), unit="D").strftime(fmt)
     return np.asarray(s, dtype=object)
 
@@ -74,8 +129,16 @@ def _given_names(rng: np.random.Generator, sex: np.ndarray) -> np.ndarray:
     n = len(sex)
     pools = {}
     for k, names in ((1, ZhNames.first_names_male), (2, ZhNames.first_names_female)):
-        pools[k] = (np.array([x for x in names if len(x) == 1]), np.array([x for x in names if len(x) == 2]))
-    pick = lambda i: np.where(sex == 1, rng.choice(pools[1][i], n), rng.choice(pools[2][i], n)).astype(str)  # noqa: E731
+        pools[k] = (
+            np.array([x for x in names if len(x) == 1]),
+            np.array([x for x in names if len(x) == 2]),
+        )
+
+    def pick(i: int) -> np.ndarray:
+        return np.where(sex == 1, rng.choice(pools[1][i], n), rng.choice(pools[2][i], n)).astype(
+            str
+        )
+
     a, b, whole = pick(0), pick(0), pick(1)
     r = rng.random(n)
     return np.where(r < 0.5, np.char.add(a, b), np.where(r < 0.75, a, whole)).astype(object)
@@ -90,8 +153,9 @@ def _unique_ids(rng, region, birth, sex, taken: set | None = None) -> np.ndarray
     births = day_str(birth)
     while len(todo):
         seq = rng.integers(0, 500, len(todo)) * 2 + (sex[todo] == 1)
-        ids = make_ids(region[todo].astype(str), births[todo].astype(str),
-                       np.char.zfill(seq.astype(str), 3))
+        ids = make_ids(
+            region[todo].astype(str), births[todo].astype(str), np.char.zfill(seq.astype(str), 3)
+        )
         again = []
         for i, v in zip(todo, ids, strict=True):
             if v in taken:
@@ -110,7 +174,6 @@ def build_population(city: City, n_persons: int) -> None:
     county_p = rng.dirichlet(np.ones(len(counties)) * 4)
     other_regions = np.array([c for c in division_codes() if not c.startswith("1309")])
 
-    rows: list[tuple] = []  # (household, relation, sex, age_years, role_of, parent_of_idx)
     n_households = int(n_persons / 2.9) + 1
     hh_region = rng.choice(counties, n_households, p=county_p)
     head_age = rng.integers(22, 88, n_households)
@@ -149,23 +212,32 @@ def build_population(city: City, n_persons: int) -> None:
             mother_of.append(-1), father_of.append(-1)
 
     n = len(person_hh)
-    p = pd.DataFrame({
-        "household": np.array(person_hh), "relation": np.array(relation, dtype=object),
-        "sex": np.array(sex, dtype=np.int8), "spouse": np.array(couple_of),
-        "mother": np.array(mother_of), "father": np.array(father_of),
-    })
+    p = pd.DataFrame(
+        {
+            "household": np.array(person_hh),
+            "relation": np.array(relation, dtype=object),
+            "sex": np.array(sex, dtype=np.int8),
+            "spouse": np.array(couple_of),
+            "mother": np.array(mother_of),
+            "father": np.array(father_of),
+        }
+    )
     p["birth"] = start - np.array(age_days) - 30
     p["region"] = hh_region[p["household"]]
     local = rng.random(n) < np.where(p["birth"] > to_day(dt.date(1985, 1, 1)), 0.85, 0.7)
     p["birth_region"] = np.where(local, p["region"], rng.choice(other_regions, n))
-    p["id_number"] = _unique_ids(rng, p["birth_region"].to_numpy(), p["birth"].to_numpy(),
-                                 p["sex"].to_numpy())
+    p["id_number"] = _unique_ids(
+        rng, p["birth_region"].to_numpy(), p["birth"].to_numpy(), p["sex"].to_numpy()
+    )
     _names_and_ethnicity(p, rng)
     p["household_no"] = (rng.choice(900_000_000, n_households, replace=False) + 100_000_000)[
-        p["household"]].astype(str)
+        p["household"]
+    ].astype(str)
     house = rng.integers(1, 300, n_households)
-    p["address"] = [f"河北省沧州市{CITY_COUNTIES[r]}{STREETS[h % len(STREETS)]}{house[h]}号"
-                    for r, h in zip(p["region"], p["household"], strict=True)]
+    p["address"] = [
+        f"河北省沧州市{CITY_COUNTIES[r]}{STREETS[h % len(STREETS)]}{house[h]}号"
+        for r, h in zip(p["region"], p["household"], strict=True)
+    ]
     p["resident"] = True
     p["reg_status"] = "0"
     p["dereg_day"] = NO_DAY
@@ -203,17 +275,32 @@ def add_persons(city: City, sex, birth, region, resident: bool, name=None) -> np
     """Append people (non-residents, newborns) to the truth; returns their row indices."""
     rng, p = city.rng, city.persons
     n = len(sex)
-    new = pd.DataFrame({"sex": np.asarray(sex, dtype=np.int8), "birth": np.asarray(birth),
-                        "region": np.asarray(region, dtype=object)})
+    new = pd.DataFrame(
+        {
+            "sex": np.asarray(sex, dtype=np.int8),
+            "birth": np.asarray(birth),
+            "region": np.asarray(region, dtype=object),
+        }
+    )
     new["birth_region"] = new["region"]
-    new["id_number"] = _unique_ids(rng, new["region"].to_numpy(), new["birth"].to_numpy(),
-                                   new["sex"].to_numpy(), set(p["id_number"]))
+    new["id_number"] = _unique_ids(
+        rng,
+        new["region"].to_numpy(),
+        new["birth"].to_numpy(),
+        new["sex"].to_numpy(),
+        set(p["id_number"]),
+    )
     new["household"], new["relation"], new["household_no"], new["address"] = -1, "", "", ""
     new["spouse"], new["mother"], new["father"] = -1, -1, -1
     surname = rng.choice(np.array(SURNAMES, dtype=object), n, p=SURNAME_P)
     new["name"] = name if name is not None else surname + _given_names(rng, new["sex"].to_numpy())
     new["ethnicity"] = "01"
-    new["resident"], new["reg_status"], new["dereg_day"], new["death_day"] = resident, "0", NO_DAY, NO_DAY
+    new["resident"], new["reg_status"], new["dereg_day"], new["death_day"] = (
+        resident,
+        "0",
+        NO_DAY,
+        NO_DAY,
+    )
     new["hjrk_status"], new["hjrk_marital"], new["hjrk_from"] = "0", "10", 0
     new["marital"] = "10"
     start = len(p)
@@ -232,7 +319,9 @@ def build_history(city: City) -> None:
     death_day = rng.integers(to_day(dt.date(2016, 1, 1)), start - 7, n)
     p.loc[dead, "death_day"] = death_day[dead]
     p.loc[dead, "reg_status"] = "1"
-    p.loc[dead, "dereg_day"] = np.minimum(death_day[dead] + rng.integers(1, 20, dead.sum()), start - 1)
+    p.loc[dead, "dereg_day"] = np.minimum(
+        death_day[dead] + rng.integers(1, 20, dead.sum()), start - 1
+    )
     widowed = p["spouse"].to_numpy()[dead.to_numpy()]
     widowed = widowed[widowed >= 0]
     p.loc[widowed, "marital"] = "30"
@@ -245,16 +334,14 @@ def build_history(city: City) -> None:
     away = couples[rng.random(len(couples)) < 0.08]
     p.loc[away, "resident"] = False
     p.loc[away, "relation"] = ""
-    p.loc[away, "region"] = rng.choice([c for c in division_codes() if not c.startswith("1309")], len(away))
+    p.loc[away, "region"] = rng.choice(
+        [c for c in division_codes() if not c.startswith("1309")], len(away)
+    )
     p.loc[away, "household_no"] = ""
     p.loc[away, "address"] = ""
     city.persons = p
     _marriage_backlog(city)
     _birth_and_death_backlog(city)
-
-
-def _cert_no(rng, prefix: str, region: str, year: int) -> str:
-    return f"{prefix}{region}-{year}-{int(rng.integers(1, 999_999)):06d}"
 
 
 def _marriage_backlog(city: City) -> None:
@@ -263,7 +350,9 @@ def _marriage_backlog(city: City) -> None:
     ev = []
     husbands = p.index[(p["sex"] == 1) & (p["spouse"] >= 0)].to_numpy()
     wives = p.loc[husbands, "spouse"].to_numpy()
-    younger_birth = np.maximum(p.loc[husbands, "birth"].to_numpy(), p.loc[wives, "birth"].to_numpy())
+    younger_birth = np.maximum(
+        p.loc[husbands, "birth"].to_numpy(), p.loc[wives, "birth"].to_numpy()
+    )
     wed = younger_birth + rng.integers(22 * 365, 33 * 365, len(husbands))
     wed = np.minimum(wed, start - 1)
     current: dict[int, int] = {}  # husband → index in ev of the current marriage's IA
@@ -276,31 +365,48 @@ def _marriage_backlog(city: City) -> None:
     ex_sex = 3 - p.loc[prior, "sex"].to_numpy()
     ex_birth = p.loc[prior, "birth"].to_numpy() + rng.integers(-1500, 1500, len(prior))
     others = [c for c in division_codes() if not c.startswith("1309")]
-    ex_region = np.where(rng.random(len(prior)) < 0.5, p.loc[prior, "region"].to_numpy(),
-                         rng.choice(others, len(prior)))
+    ex_region = np.where(
+        rng.random(len(prior)) < 0.5,
+        p.loc[prior, "region"].to_numpy(),
+        rng.choice(others, len(prior)),
+    )
     exes = add_persons(city, ex_sex, ex_birth, ex_region, resident=False)
     p = city.persons
     p.loc[exes, "resident"] = False
-    for person, ex in zip(prior, exes, strict=True):
-        adult = int(max(p.at[person, "birth"], p.at[ex, "birth"])) + 22 * 365
-        first = int(rng.integers(adult, max(adult + 1, start - 400)))
-        if first >= start - 400:
-            continue
-        split = int(rng.integers(first + 180, start - 30))
-        h, w = (person, ex) if p.at[person, "sex"] == 1 else (ex, person)
-        ev.append(("IA", first, int(h), int(w)))
-        ev.append(("IB", split, int(h), int(w)))
-        p.at[ex, "marital"] = "40"
-        if p.at[person, "marital"] == "22":  # the current marriage came after the divorce
-            sp = int(p.at[person, "spouse"])
-            husband = person if p.at[person, "sex"] == 1 else sp
+    birth, sex = p["birth"].to_numpy(), p["sex"].to_numpy()
+    marital, spouse = p["marital"].to_numpy(), p["spouse"].to_numpy()
+    adult = np.maximum(birth[prior], birth[exes]) + 22 * 365
+    first = rng.integers(adult, np.maximum(adult + 1, start - 400))
+    keep = first < start - 400
+    split = np.where(keep, rng.integers(np.minimum(first + 180, start - 31), start - 30), 0)
+    for person, ex, f, sp_day in zip(
+        prior[keep], exes[keep], first[keep], split[keep], strict=True
+    ):
+        h, w = (person, ex) if sex[person] == 1 else (ex, person)
+        ev.append(("IA", int(f), int(h), int(w)))
+        ev.append(("IB", int(sp_day), int(h), int(w)))
+        if marital[person] == "22":  # the current marriage came after the divorce
+            sp = int(spouse[person])
+            husband = person if sex[person] == 1 else sp
             i = current.get(int(husband), -1) if sp >= 0 else -1
-            if i >= 0 and ev[i][1] <= split:
-                ev[i] = ("IA", int(rng.integers(split + 30, start)), ev[i][2], ev[i][3])
+            if i >= 0 and ev[i][1] <= sp_day:
+                ev[i] = ("IA", int(rng.integers(sp_day + 30, start)), ev[i][2], ev[i][3])
+    p.loc[exes[keep], "marital"] = "40"
     # a few reissued certificates
     ia = [e for e in ev if e[0] == "IA"]
-    for e in [ia[i] for i in rng.choice(len(ia), size=min(len(ia), len(ia) // 50 + 1), replace=False)] if ia else []:
-        ev.append(("ICA", int(rng.integers(e[1] + 1, start + 1)) if e[1] + 1 < start else e[1], e[2], e[3]))
+    for e in (
+        [ia[i] for i in rng.choice(len(ia), size=min(len(ia), len(ia) // 50 + 1), replace=False)]
+        if ia
+        else []
+    ):
+        ev.append(
+            (
+                "ICA",
+                int(rng.integers(e[1] + 1, start + 1)) if e[1] + 1 < start else e[1],
+                e[2],
+                e[3],
+            )
+        )
     city.marriages = _marriage_frame(city, ev)
 
 
@@ -308,22 +414,26 @@ def _marriage_frame(city: City, ev: list[tuple]) -> pd.DataFrame:
     rng, p = city.rng, city.persons
     df = pd.DataFrame(ev, columns=["reg_type", "day", "male", "female"])
     region = p.loc[df["male"], "region"].to_numpy()
-    region = np.where(pd.Series(region).str.startswith("1309"), region,
-                      p.loc[df["female"], "region"].to_numpy())
+    region = np.where(
+        pd.Series(region).str.startswith("1309"), region, p.loc[df["female"], "region"].to_numpy()
+    )
     region = np.where(pd.Series(region).str.startswith("1309"), region, "130902")
     df["registrar_region"] = region
-    years = pd.to_datetime(df["day"], unit="D").dt.year.to_numpy()
-    df["certificate_no"] = [
-        _cert_no(rng, "J" if t in ("IA", "ICA") else "L", r, y)
-        for t, r, y in zip(df["reg_type"], region, years, strict=True)
-    ]
+    years = pd.to_datetime(df["day"], unit="D").dt.year.astype(str).to_numpy()
+    prefix = np.where(df["reg_type"].isin(["IA", "ICA"]), "J", "L")
+    serial = np.char.zfill(rng.integers(1, 999_999, len(df)).astype(str), 6)
+    df["certificate_no"] = (
+        pd.Series(prefix) + region.astype(str) + "-" + years + "-" + serial
+    ).to_numpy(dtype=object)
     return df.sort_values("day", kind="stable").reset_index(drop=True)
 
 
 def _birth_and_death_backlog(city: City) -> None:
-    rng, p, start = city.rng, city.persons, city.start
+    rng, p = city.rng, city.persons
     kids = p.index[(p["birth"] >= to_day(dt.date(2016, 1, 1))) & (p["mother"] >= 0)].to_numpy()
-    city.births = _birth_frame(city, kids, p.loc[kids, "birth"].to_numpy() + rng.integers(0, 10, len(kids)))
+    city.births = _birth_frame(
+        city, kids, p.loc[kids, "birth"].to_numpy() + rng.integers(0, 10, len(kids))
+    )
     dead = p.index[p["death_day"] >= 0].to_numpy()
     city.deaths = _death_frame(city, dead)
 
@@ -332,13 +442,26 @@ def _birth_frame(city: City, kids: np.ndarray, issued: np.ndarray) -> pd.DataFra
     rng, p = city.rng, city.persons
     n = len(kids)
     letters = np.array(list("NOPQRS"))
-    return pd.DataFrame({
-        "child": kids, "mother": p.loc[kids, "mother"].to_numpy(), "father": p.loc[kids, "father"].to_numpy(),
-        "certificate_no": np.char.add(rng.choice(letters, n), np.char.zfill(
-            rng.choice(10**9 - 1, n, replace=False).astype(str) if n else np.array([], dtype=str), 9)).astype(object),
-        "minute": rng.integers(0, 1440, n), "issued_day": issued,
-        "hospital": rng.choice(HOSPITALS, n), "named": rng.random(n) < 0.93,
-    })
+    return pd.DataFrame(
+        {
+            "child": kids,
+            "mother": p.loc[kids, "mother"].to_numpy(),
+            "father": p.loc[kids, "father"].to_numpy(),
+            "certificate_no": np.char.add(
+                rng.choice(letters, n),
+                np.char.zfill(
+                    rng.choice(10**9 - 1, n, replace=False).astype(str)
+                    if n
+                    else np.array([], dtype=str),
+                    9,
+                ),
+            ).astype(object),
+            "minute": rng.integers(0, 1440, n),
+            "issued_day": issued,
+            "hospital": rng.choice(HOSPITALS, n),
+            "named": rng.random(n) < 0.93,
+        }
+    )
 
 
 def _death_frame(city: City, dead: np.ndarray) -> pd.DataFrame:
@@ -346,12 +469,20 @@ def _death_frame(city: City, dead: np.ndarray) -> pd.DataFrame:
     n = len(dead)
     d = p.loc[dead, "death_day"].to_numpy()
     years = pd.to_datetime(d, unit="D").year.to_numpy() if n else np.array([], dtype=int)
-    return pd.DataFrame({
-        "person": dead, "death_day": d, "reported_day": d + rng.integers(0, 4, n),
-        "certificate_no": [f"1309{y}{int(s):07d}" for y, s in zip(years, rng.integers(0, 10**7, n), strict=True)],
-        "cause": rng.choice(ICD10, n), "place": rng.choice(HOSPITALS + ["家中"], n),
-        "reporter": rng.choice(HOSPITALS, n),
-    })
+    return pd.DataFrame(
+        {
+            "person": dead,
+            "death_day": d,
+            "reported_day": d + rng.integers(0, 4, n),
+            "certificate_no": [
+                f"1309{y}{int(s):07d}"
+                for y, s in zip(years, rng.integers(0, 10**7, n), strict=True)
+            ],
+            "cause": rng.choice(ICD10, n),
+            "place": rng.choice(HOSPITALS + ["家中"], n),
+            "reporter": rng.choice(HOSPITALS, n),
+        }
+    )
 
 
 def build_legal_persons(city: City) -> None:
@@ -359,18 +490,27 @@ def build_legal_persons(city: City) -> None:
     rng, p, start = city.rng, city.persons, city.start
     n_pers = int((p["resident"] & (p["reg_status"] == "0")).sum())
     ne, ns = max(20, n_pers * 6 // 100), max(5, n_pers // 500)
-    adults = p.index[p["resident"] & (p["reg_status"] == "0") & (start - p["birth"] > 25 * 365)].to_numpy()
+    adults = p.index[
+        p["resident"] & (p["reg_status"] == "0") & (start - p["birth"] > 25 * 365)
+    ].to_numpy()
     counties = np.array(list(CITY_COUNTIES))
 
     region = rng.choice(counties, ne)
     org8 = np.array([f"{x:08X}"[-8:] for x in rng.choice(16**7, ne, replace=False) + 0x10000000])
     org8 = np.char.replace(np.char.replace(org8.astype(str), "I", "J"), "O", "P")
-    e = pd.DataFrame({"uscc": make_uscc(np.full(ne, "91"), region, org8).astype(object), "region": region})
+    e = pd.DataFrame(
+        {"uscc": make_uscc(np.full(ne, "91"), region, org8).astype(object), "region": region}
+    )
     e["org9"] = [u[8:17] for u in e["uscc"]]
     e["founded_day"] = rng.integers(to_day(dt.date(1995, 1, 1)), start - 30, ne)
     legacy = e["founded_day"] < to_day(dt.date(2015, 10, 1))
-    e["reg_no"] = np.where(legacy, [f"{r}{int(s):09d}" for r, s in zip(region, rng.integers(0, 10**9, ne), strict=True)], "")
+    e["reg_no"] = np.where(
+        legacy,
+        [f"{r}{int(s):09d}" for r, s in zip(region, rng.integers(0, 10**9, ne), strict=True)],
+        "",
+    )
     from stdnum.iso7064 import mod_11_10
+
     e["reg_no"] = [r + mod_11_10.calc_check_digit(r) if r else "" for r in e["reg_no"]]
     # old records: the registry holds only the registration number for some, both for others
     e["uscc_delivered"] = np.where(legacy & (rng.random(ne) < 0.25), "", e["uscc"])
@@ -380,36 +520,65 @@ def build_legal_persons(city: City) -> None:
     e["rep_foreign_name"] = rng.choice(["JOHN SMITH", "KIM MINJUN", "TANAKA HIROSHI", "陈家明"], ne)
     # a few people represent several enterprises (related enterprises)
     multi = rng.random(ne) < 0.08
-    e.loc[multi & (e["rep"] >= 0), "rep"] = rng.choice(adults[: max(1, len(adults) // 50)], (multi & (e["rep"] >= 0)).sum())
-    e["name"] = [f"沧州{n}{ind}有限公司" for n, ind in zip(
-        _trade_names(rng, ne), rng.choice(INDUSTRIES, ne), strict=True)]
-    e["name"] = e["name"].where(~e["name"].duplicated(), e["name"] + "(" + pd.Series(np.arange(ne)).astype(str) + ")")
+    e.loc[multi & (e["rep"] >= 0), "rep"] = rng.choice(
+        adults[: max(1, len(adults) // 50)], (multi & (e["rep"] >= 0)).sum()
+    )
+    e["name"] = [
+        f"沧州{n}{ind}有限公司"
+        for n, ind in zip(_trade_names(rng, ne), rng.choice(INDUSTRIES, ne), strict=True)
+    ]
+    e["name"] = e["name"].where(
+        ~e["name"].duplicated(), e["name"] + "(" + pd.Series(np.arange(ne)).astype(str) + ")"
+    )
     e["type"] = rng.choice(ENTERPRISE_TYPES, ne, p=[0.55, 0.2, 0.08, 0.02, 0.1, 0.05])
     e["capital"] = rng.choice([10, 50, 100, 200, 500, 1000, 3000], ne).astype(int)
     st = rng.random(ne)
     e["status"] = np.where(st < 0.86, "active", np.where(st < 0.91, "revoked", "cancelled"))
-    e["cancel_day"] = np.where(e["status"] != "active", rng.integers(e["founded_day"] + 30, start), NO_DAY)
+    e["cancel_day"] = np.where(
+        e["status"] != "active", rng.integers(e["founded_day"] + 30, start), NO_DAY
+    )
     e["approved_day"] = np.maximum(e["founded_day"], e["cancel_day"])
     e["tax_registered"] = rng.random(ne) < 0.95
-    e["scope"] = [SCOPES[i % len(SCOPES)].format(x=ind) for i, ind in zip(rng.integers(0, 4, ne), rng.choice(INDUSTRIES, ne), strict=True)]
-    e["address"] = [f"河北省沧州市{CITY_COUNTIES[r]}{STREETS[i % len(STREETS)]}{i % 500 + 1}号"
-                    for i, r in enumerate(region)]
+    e["scope"] = [
+        SCOPES[i % len(SCOPES)].format(x=ind)
+        for i, ind in zip(rng.integers(0, 4, ne), rng.choice(INDUSTRIES, ne), strict=True)
+    ]
+    e["address"] = [
+        f"河北省沧州市{CITY_COUNTIES[r]}{STREETS[i % len(STREETS)]}{i % 500 + 1}号"
+        for i, r in enumerate(region)
+    ]
     e["term_to"] = np.where(rng.random(ne) < 0.6, NO_DAY, e["founded_day"] + 365 * 30)
     city.enterprises = e
 
     sr = rng.choice(counties, ns)
     kinds = rng.choice(["51", "52", "53"], ns, p=[0.45, 0.5, 0.05])
     sorg8 = np.array([f"{x:08d}" for x in rng.choice(10**8, ns, replace=False)])
-    s = pd.DataFrame({"uscc": make_uscc(kinds, sr, sorg8).astype(object), "region": sr,
-                      "kind": np.where(kinds == "51", "社会团体", np.where(kinds == "52", "民办非企业单位", "基金会"))})
-    s["name"] = [f"沧州市{ind}{'协会' if k == '社会团体' else ('服务中心' if k == '民办非企业单位' else '基金会')}"
-                 for ind, k in zip(rng.choice(INDUSTRIES, ns), s["kind"], strict=True)]
-    s["name"] = s["name"].where(~s["name"].duplicated(), s["name"] + pd.Series(np.arange(ns)).astype(str))
+    s = pd.DataFrame(
+        {
+            "uscc": make_uscc(kinds, sr, sorg8).astype(object),
+            "region": sr,
+            "kind": np.where(
+                kinds == "51", "社会团体", np.where(kinds == "52", "民办非企业单位", "基金会")
+            ),
+        }
+    )
+    s["name"] = [
+        f"沧州市{ind}{'协会' if k == '社会团体' else ('服务中心' if k == '民办非企业单位' else '基金会')}"
+        for ind, k in zip(rng.choice(INDUSTRIES, ns), s["kind"], strict=True)
+    ]
+    s["name"] = s["name"].where(
+        ~s["name"].duplicated(), s["name"] + pd.Series(np.arange(ns)).astype(str)
+    )
     s["rep"] = rng.choice(adults, ns)
     s["founded_day"] = rng.integers(to_day(dt.date(2000, 1, 1)), start - 30, ns)
     s["status"] = rng.choice(["正常", "撤销", "注销"], ns, p=[0.9, 0.04, 0.06])
-    s["supervisor"] = rng.choice(["沧州市民政局", "沧州市教育局", "沧州市科学技术局", "沧州市商务局"], ns)
-    s["address"] = [f"河北省沧州市{CITY_COUNTIES[r]}{STREETS[i % len(STREETS)]}{i + 1}号" for i, r in enumerate(sr)]
+    s["supervisor"] = rng.choice(
+        ["沧州市民政局", "沧州市教育局", "沧州市科学技术局", "沧州市商务局"], ns
+    )
+    s["address"] = [
+        f"河北省沧州市{CITY_COUNTIES[r]}{STREETS[i % len(STREETS)]}{i + 1}号"
+        for i, r in enumerate(sr)
+    ]
     city.social_orgs = s
 
 
@@ -435,17 +604,34 @@ def build_insurance(city: City) -> None:
         for t, pr in (("110", 1.0), ("310", 0.95), ("210", 0.8), ("410", 0.7)):
             if rng.random() < pr:
                 rows.append((person, t, "1", int(firm), 0))
-    rural = np.flatnonzero(p["resident"].to_numpy() & (age >= 18) & ~np.isin(np.arange(len(p)), employed)
-                           & (rng.random(len(p)) < 0.5) & alive)
+    rural = np.flatnonzero(
+        p["resident"].to_numpy()
+        & (age >= 18)
+        & ~np.isin(np.arange(len(p)), employed)
+        & (rng.random(len(p)) < 0.5)
+        & alive
+    )
     rows += [(r, "170", "1", -1, int(age[r] >= 60)) for r in rural]
-    retired = np.flatnonzero(p["resident"].to_numpy() & (age >= 60) & (rng.random(len(p)) < 0.45)
-                             & ~np.isin(np.arange(len(p)), rural))
-    rows += [(r, "110" if rng.random() < 0.85 else "120", "2" if alive[r] else "3", -1,
-              int(alive[r])) for r in retired]
+    retired = np.flatnonzero(
+        p["resident"].to_numpy()
+        & (age >= 60)
+        & (rng.random(len(p)) < 0.45)
+        & ~np.isin(np.arange(len(p)), rural)
+    )
+    rows += [
+        (r, "110" if rng.random() < 0.85 else "120", "2" if alive[r] else "3", -1, int(alive[r]))
+        for r in retired
+    ]
     ins = pd.DataFrame(rows, columns=["person", "type", "status", "employer", "benefits"])
-    ins["enrolled_day"] = np.maximum(p.loc[ins["person"], "birth"].to_numpy() + 18 * 365,
-                                     start - rng.integers(30, 9000, len(ins)))
+    ins["enrolled_day"] = np.maximum(
+        p.loc[ins["person"], "birth"].to_numpy() + 18 * 365,
+        start - rng.integers(30, 9000, len(ins)),
+    )
     ins["insured_no"] = "1309" + pd.Series(ins["person"]).map(lambda x: f"{x:010d}")
-    ins["mobile"] = [f"1{a}{b:09d}" for a, b in zip(rng.choice(list("3578"), len(ins)),
-                                                     rng.integers(0, 10**9, len(ins)), strict=True)]
+    ins["mobile"] = [
+        f"1{a}{b:09d}"
+        for a, b in zip(
+            rng.choice(list("3578"), len(ins)), rng.integers(0, 10**9, len(ins)), strict=True
+        )
+    ]
     city.insurance = ins

@@ -26,7 +26,15 @@ import pandas as pd
 from jobs.config import extract_schemas
 from jobs.generate import city as C
 from jobs.generate.codes import make_ids, make_uscc
-from jobs.generate.deliver import FILE_FAULTS, REJECTING, VIEWS, DeliveryPlan, Truth, apply_row_faults, write_delivery
+from jobs.generate.deliver import (
+    FILE_FAULTS,
+    REJECTING,
+    VIEWS,
+    DeliveryPlan,
+    Truth,
+    apply_row_faults,
+    write_delivery,
+)
 from jobs.generate.events import LicenceBook, Schedule, agencies, backlog_licences, simulate_day
 
 
@@ -65,8 +73,10 @@ def generate(out: Path, opts: GenerateOptions, log=print) -> dict:
     city.licences = LicenceBook(city)
     backlog_licences(city, city.licences)
     conflicts += _licence_conflicts(city, opts)
-    log(f"city built: {len(city.persons):,} people, {len(city.enterprises):,} enterprises "
-        f"({time.time() - t0:.1f}s)")
+    log(
+        f"city built: {len(city.persons):,} people, {len(city.enterprises):,} enterprises "
+        f"({time.time() - t0:.1f}s)"
+    )
     schemas = extract_schemas()
     plans = _plan_file_faults(rng, opts, list(schemas))
     truth = Truth()
@@ -74,10 +84,18 @@ def generate(out: Path, opts: GenerateOptions, log=print) -> dict:
         simulate_day(city, city.licences, schedule, day, opts.event_scale)
         schedule.apply_until(city, day)
         for source_id, schema in schemas.items():
-            _deliver_source(out, city, schema, day, k, plans.get((source_id, k), DeliveryPlan()), opts, truth)
-        log(f"{dt.date(1970, 1, 1) + dt.timedelta(days=int(day))} delivered ({time.time() - t0:.1f}s)")
+            _deliver_source(
+                out, city, schema, day, k, plans.get((source_id, k), DeliveryPlan()), opts, truth
+            )
+        log(
+            f"{dt.date(1970, 1, 1) + dt.timedelta(days=int(day))} delivered ({time.time() - t0:.1f}s)"
+        )
     _write_truth(out / "_truth", city, truth, conflicts, opts)
-    return {"persons": len(city.persons), "files": len(truth.files), "seconds": round(time.time() - t0, 1)}
+    return {
+        "persons": len(city.persons),
+        "files": len(truth.files),
+        "seconds": round(time.time() - t0, 1),
+    }
 
 
 def _deliver_source(out, city, schema, day, k, plan, opts, truth) -> None:
@@ -88,20 +106,53 @@ def _deliver_source(out, city, schema, day, k, plan, opts, truth) -> None:
     if "licence_uid" in df and df.empty:
         df = pd.DataFrame(columns=[*schema.column_names, "_entity"])
     rng = city.rng
-    delivered_at = dt.datetime.combine(dt.date(1970, 1, 1) + dt.timedelta(days=int(day) + 1), dt.time(1),
-                                       tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    delivered_at = dt.datetime.combine(
+        dt.date(1970, 1, 1) + dt.timedelta(days=int(day) + 1),
+        dt.time(1),
+        tzinfo=dt.timezone(dt.timedelta(hours=8)),
+    )
     late = rng.random() < 0.05
-    delivered_at += dt.timedelta(minutes=int(rng.integers(0, 270)) + (int(rng.integers(400, 900)) if late else 0))
+    delivered_at += dt.timedelta(
+        minutes=int(rng.integers(0, 270)) + (int(rng.integers(400, 900)) if late else 0)
+    )
     nn = 1
     if plan.correction:
         # a first delivery with extra faults, then the correction that replaces it
         rows, faults = apply_row_faults(rng, schema, df, min(0.5, opts.value_fault_rate * 5 + 0.02))
-        nn = write_delivery(out, schema, day, rows, faults, rng, 0.0, DeliveryPlan(), truth, 1, nn,
-                            opts.max_rows_per_file, delivered_at, superseded=True)
+        nn = write_delivery(
+            out,
+            schema,
+            day,
+            rows,
+            faults,
+            rng,
+            0.0,
+            DeliveryPlan(),
+            truth,
+            1,
+            nn,
+            opts.max_rows_per_file,
+            delivered_at,
+            superseded=True,
+        )
         delivered_at += dt.timedelta(hours=int(rng.integers(5, 30)))
     rows, faults = apply_row_faults(rng, schema, df, opts.value_fault_rate)
-    write_delivery(out, schema, day, rows, faults, rng, opts.parse_fault_rate, plan, truth,
-                   2 if plan.correction else 1, nn, opts.max_rows_per_file, delivered_at, superseded=False)
+    write_delivery(
+        out,
+        schema,
+        day,
+        rows,
+        faults,
+        rng,
+        opts.parse_fault_rate,
+        plan,
+        truth,
+        2 if plan.correction else 1,
+        nn,
+        opts.max_rows_per_file,
+        delivered_at,
+        superseded=False,
+    )
 
 
 def _plan_file_faults(rng, opts: GenerateOptions, sources: list[str]) -> dict:
@@ -117,7 +168,11 @@ def _plan_file_faults(rng, opts: GenerateOptions, sources: list[str]) -> dict:
             for slot in order:
                 s, k = slot
                 full_first = schemas[s].mode == "full" and k == 0
-                text_only = kind == "truncated_last_line" and schemas[s].format not in ("csv", "text", "jsonl")
+                text_only = kind == "truncated_last_line" and schemas[s].format not in (
+                    "csv",
+                    "text",
+                    "jsonl",
+                )
                 if slot in plans or (kind in REJECTING and full_first) or text_only:
                     continue
                 plans[slot] = DeliveryPlan(file_fault=kind)
@@ -125,7 +180,9 @@ def _plan_file_faults(rng, opts: GenerateOptions, sources: list[str]) -> dict:
     if opts.correction and opts.days >= 2:
         k = opts.days // 2
         for s in ("gaj_hjrk", "mzj_hydj", "rsj_sbcb"):
-            plans[(s, k)] = DeliveryPlan(file_fault=plans.get((s, k), DeliveryPlan()).file_fault, correction=True)
+            plans[(s, k)] = DeliveryPlan(
+                file_fault=plans.get((s, k), DeliveryPlan()).file_fault, correction=True
+            )
     return plans
 
 
@@ -156,8 +213,16 @@ def _pick(rng, idx, rate: float) -> np.ndarray:
 
 
 def _conflict(rule, kind, entity, source, attribute, observed, expected, fixed_day=-1) -> dict:
-    return {"rule_id": rule, "entity_kind": kind, "entity_id": entity, "source_id": source,
-            "attribute": attribute, "observed": observed, "expected": expected, "fixed_day": fixed_day}
+    return {
+        "rule_id": rule,
+        "entity_kind": kind,
+        "entity_id": entity,
+        "source_id": source,
+        "attribute": attribute,
+        "observed": observed,
+        "expected": expected,
+        "fixed_day": fixed_day,
+    }
 
 
 def _fix_day(city, rng, schedule, frame, row, column, value) -> int:
@@ -173,71 +238,177 @@ def _inject_conflicts(city: C.City, opts: GenerateOptions, schedule: Schedule) -
     rng, p, e, ins, r = city.rng, city.persons, city.enterprises, city.insurance, opts.conflict_rate
     out = []
     people = ins.drop_duplicates("person")
+    rows_of = ins.groupby("person").indices  # person → positions (the index is 0..n-1)
     for j in _pick(rng, people.index, r):  # name in 人社 differs from 户籍
         person = ins.at[j, "person"]
-        rows = ins.index[ins["person"] == person]
+        rows = ins.index[rows_of[person]]
         wrong = p.at[person, "name"][:-1] + rng.choice(list("明华英杰伟芳军静"))
         if wrong == p.at[person, "name"]:
             continue
         ins.loc[rows, "view_name"] = wrong
-        fixed = _fix_day(city, rng, schedule, "insurance", rows[0], "view_name", p.at[person, "name"])
+        fixed = _fix_day(
+            city, rng, schedule, "insurance", rows[0], "view_name", p.at[person, "name"]
+        )
         for row in rows[1:] if fixed >= 0 else []:
             schedule.add(fixed, "insurance", row, "view_name", p.at[person, "name"])
-        out.append(_conflict("person_name_mismatch", "person", p.at[person, "id_number"], "rsj_sbcb", "name",
-                             wrong, p.at[person, "name"], fixed))
+        out.append(
+            _conflict(
+                "person_name_mismatch",
+                "person",
+                p.at[person, "id_number"],
+                "rsj_sbcb",
+                "name",
+                wrong,
+                p.at[person, "name"],
+                fixed,
+            )
+        )
     for j in _pick(rng, people.index, r):
         person = ins.at[j, "person"]
-        rows = ins.index[ins["person"] == person]
+        rows = ins.index[rows_of[person]]
         ins.loc[rows, "view_sex"] = 3 - p.at[person, "sex"]
-        out.append(_conflict("person_sex_mismatch", "person", p.at[person, "id_number"], "rsj_sbcb", "sex",
-                             str(3 - p.at[person, "sex"]), str(p.at[person, "sex"])))
+        out.append(
+            _conflict(
+                "person_sex_mismatch",
+                "person",
+                p.at[person, "id_number"],
+                "rsj_sbcb",
+                "sex",
+                str(3 - p.at[person, "sex"]),
+                str(p.at[person, "sex"]),
+            )
+        )
     for j in _pick(rng, people.index, r):
         person = ins.at[j, "person"]
-        rows = ins.index[ins["person"] == person]
+        rows = ins.index[rows_of[person]]
         ins.loc[rows, "view_birth"] = p.at[person, "birth"] + int(rng.integers(40, 400))
-        out.append(_conflict("person_birth_mismatch", "person", p.at[person, "id_number"], "rsj_sbcb", "birth_date",
-                             str(ins.at[rows[0], "view_birth"]), str(p.at[person, "birth"])))
+        out.append(
+            _conflict(
+                "person_birth_mismatch",
+                "person",
+                p.at[person, "id_number"],
+                "rsj_sbcb",
+                "birth_date",
+                str(ins.at[rows[0], "view_birth"]),
+                str(p.at[person, "birth"]),
+            )
+        )
     dead = p.index[(p["death_day"] >= 0) & (p["death_day"] < city.start - 30) & p["resident"]]
     for d in _pick(rng, dead, r * 5):
         p.at[d, "hjrk_status"] = "0"
         fixed = _fix_day(city, rng, schedule, "persons", d, "hjrk_status", "1")
-        out.append(_conflict("death_not_deregistered", "person", p.at[d, "id_number"], "gaj_hjrk", "reg_status",
-                             "0", "1", fixed))
-    pensions = ins.index[(ins["benefits"] == 0) & ins["person"].isin(dead) & (ins["type"].isin(["110", "120"]))]
+        out.append(
+            _conflict(
+                "death_not_deregistered",
+                "person",
+                p.at[d, "id_number"],
+                "gaj_hjrk",
+                "reg_status",
+                "0",
+                "1",
+                fixed,
+            )
+        )
+    pensions = ins.index[
+        (ins["benefits"] == 0) & ins["person"].isin(dead) & (ins["type"].isin(["110", "120"]))
+    ]
     for j in _pick(rng, pensions, r * 10):
         ins.at[j, "view_benefits"], ins.at[j, "view_status"] = 1, "2"
-        out.append(_conflict("benefit_after_death", "person", p.at[ins.at[j, "person"], "id_number"], "rsj_sbcb",
-                             "receiving_benefits", "1", "0"))
+        out.append(
+            _conflict(
+                "benefit_after_death",
+                "person",
+                p.at[ins.at[j, "person"], "id_number"],
+                "rsj_sbcb",
+                "receiving_benefits",
+                "1",
+                "0",
+            )
+        )
     registered = set(city.marriages["male"]) | set(city.marriages["female"])
     wed = p.index[p["resident"] & p.index.isin(list(registered)) & (p["hjrk_status"] == "0")]
-    flip = {"10": "20", "20": "10", "21": "40", "22": "10", "23": "10", "30": "20", "40": "20", "90": "20"}
+    flip = {
+        "10": "20",
+        "20": "10",
+        "21": "40",
+        "22": "10",
+        "23": "10",
+        "30": "20",
+        "40": "20",
+        "90": "20",
+    }
     for person in _pick(rng, wed, r):
         old = p.at[person, "hjrk_marital"]
         p.at[person, "hjrk_marital"] = flip.get(old, "10")
-        out.append(_conflict("marital_status_mismatch", "person", p.at[person, "id_number"], "gaj_hjrk",
-                             "marital_status", flip.get(old, "10"), old))
+        out.append(
+            _conflict(
+                "marital_status_mismatch",
+                "person",
+                p.at[person, "id_number"],
+                "gaj_hjrk",
+                "marital_status",
+                flip.get(old, "10"),
+                old,
+            )
+        )
     closed = e.index[e["status"] != "active"]
     for j in _pick(rng, closed, r * 5):
         e.at[j, "view_tax_status"] = "03"
-        fixed = _fix_day(city, rng, schedule, "enterprises", j, "view_tax_status", _TAX[e.at[j, "status"]])
-        out.append(_conflict("enterprise_status_conflict", "legal_person", e.at[j, "uscc"], "swj_swdj", "tax_status",
-                             "03", _TAX[e.at[j, "status"]], fixed))
+        fixed = _fix_day(
+            city, rng, schedule, "enterprises", j, "view_tax_status", _TAX[e.at[j, "status"]]
+        )
+        out.append(
+            _conflict(
+                "enterprise_status_conflict",
+                "legal_person",
+                e.at[j, "uscc"],
+                "swj_swdj",
+                "tax_status",
+                "03",
+                _TAX[e.at[j, "status"]],
+                fixed,
+            )
+        )
     adults = p.index[p["resident"] & (p["death_day"] < 0)].to_numpy()
     for j in _pick(rng, e.index[e["rep"] >= 0], r):
         e.at[j, "tax_rep"] = rng.choice(adults)
-        out.append(_conflict("legal_rep_mismatch", "legal_person", e.at[j, "uscc"], "swj_swdj", "legal_rep_name",
-                             p.at[e.at[j, "tax_rep"], "name"], p.at[e.at[j, "rep"], "name"]))
+        out.append(
+            _conflict(
+                "legal_rep_mismatch",
+                "legal_person",
+                e.at[j, "uscc"],
+                "swj_swdj",
+                "legal_rep_name",
+                p.at[e.at[j, "tax_rep"], "name"],
+                p.at[e.at[j, "rep"], "name"],
+            )
+        )
     employed = ins.index[ins["employer"] >= 0]
     for j in _pick(rng, employed, r):
-        fake = make_uscc(np.array(["91"]), np.array(["130902"]), np.array([f"{rng.integers(10**7, 10**8)}"]))[0]
+        fake = make_uscc(
+            np.array(["91"]), np.array(["130902"]), np.array([f"{rng.integers(10**7, 10**8)}"])
+        )[0]
         ins.at[j, "employer_code_override"] = fake
-        out.append(_conflict("employer_unknown", "legal_person", fake, "rsj_sbcb", "employer_uscc", fake, None))
+        out.append(
+            _conflict(
+                "employer_unknown", "legal_person", fake, "rsj_sbcb", "employer_uscc", fake, None
+            )
+        )
     births = city.births[city.births["issued_day"] < city.start - 60]
     for b in _pick(rng, births.index, r * 5):
         child = city.births.at[b, "child"]
         p.at[child, "hjrk_from"] = 10**6
-        out.append(_conflict("birth_not_registered", "person", city.births.at[b, "certificate_no"], "gaj_hjrk",
-                             "registration", None, "registered"))
+        out.append(
+            _conflict(
+                "birth_not_registered",
+                "person",
+                city.births.at[b, "certificate_no"],
+                "gaj_hjrk",
+                "registration",
+                None,
+                "registered",
+            )
+        )
     return out
 
 
@@ -253,58 +424,164 @@ def _licence_conflicts(city: C.City, opts: GenerateOptions) -> list[dict]:
                 if rng.random() < opts.conflict_rate * 5:  # ...except where the platform missed it
                     book.rows[i]["status"] = "1"
                     out.append(("card", i))
-    closed = [(k, ids) for k, ids in book.by_key.items() if k[0] == "ent" and city.enterprises.at[k[1], "status"] != "active"]
+    closed = [
+        (k, ids)
+        for k, ids in book.by_key.items()
+        if k[0] == "ent" and city.enterprises.at[k[1], "status"] != "active"
+    ]
     for _, ids in closed:
         for i in ids:
             if rng.random() < opts.conflict_rate * 5:
                 book.rows[i]["status"] = "1"
                 out.append(("ent", i))
     book.assign_uids()
-    found = [_conflict("licence_status_conflict", "licence", book.rows[i]["uid"], "zwfw_dzzz", "status", "1",
-                       "2" if kind == "card" else "cancelled") for kind, i in out]
-    n_unknown = max(1, int(len(book.rows) * opts.conflict_rate / 10)) if opts.conflict_rate > 0 else 0
+    found = [
+        _conflict(
+            "licence_status_conflict",
+            "licence",
+            book.rows[i]["uid"],
+            "zwfw_dzzz",
+            "status",
+            "1",
+            "2" if kind == "card" else "cancelled",
+        )
+        for kind, i in out
+    ]
+    n_unknown = (
+        max(1, int(len(book.rows) * opts.conflict_rate / 10)) if opts.conflict_rate > 0 else 0
+    )
     regions = np.array(["130902"] * n_unknown)
-    births = np.array([C.day_str(np.array([C.to_day(dt.date(1980, 1, 1)) + int(rng.integers(0, 9000))]))[0] for _ in range(n_unknown)])
-    strangers = make_ids(regions, births, np.char.zfill(rng.integers(900, 1000, n_unknown).astype(str), 3)) if n_unknown else []
+    births = np.array(
+        [
+            C.day_str(np.array([C.to_day(dt.date(1980, 1, 1)) + int(rng.integers(0, 9000))]))[0]
+            for _ in range(n_unknown)
+        ]
+    )
+    strangers = (
+        make_ids(regions, births, np.char.zfill(rng.integers(900, 1000, n_unknown).astype(str), 3))
+        if n_unknown
+        else []
+    )
+    issued = []
+    known = set(p["id_number"])
     for code in strangers:
-        if (p["id_number"] == code).any():
+        if code in known:
             continue
-        i = book.issue(city.start - int(rng.integers(10, 500)), "社会保障卡", f"X{code[-8:]}", code, "王某某",
-                       "沧州市人力资源和社会保障局", "111")
-        book.assign_uids()
-        found.append(_conflict("licence_holder_unknown", "licence", book.rows[i]["uid"], "zwfw_dzzz", "holder_code",
-                               code, None))
+        issued.append(
+            (
+                book.issue(
+                    city.start - int(rng.integers(10, 500)),
+                    "社会保障卡",
+                    f"X{code[-8:]}",
+                    code,
+                    "王某某",
+                    "沧州市人力资源和社会保障局",
+                    "111",
+                ),
+                code,
+            )
+        )
+    book.assign_uids()
+    for i, code in issued:
+        found.append(
+            _conflict(
+                "licence_holder_unknown",
+                "licence",
+                book.rows[i]["uid"],
+                "zwfw_dzzz",
+                "holder_code",
+                code,
+                None,
+            )
+        )
     return found
 
 
-def _write_truth(folder: Path, city: C.City, truth: Truth, conflicts: list[dict], opts: GenerateOptions) -> None:
+def _write_truth(
+    folder: Path, city: C.City, truth: Truth, conflicts: list[dict], opts: GenerateOptions
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(truth.files).to_csv(folder / "files.csv", index=False)
-    pd.DataFrame(truth.row_faults, columns=["source_id", "business_date", "file", "row_number", "fault", "column",
-                                            "true_value", "delivered_value", "entity", "expect"]
-                 ).to_csv(folder / "row_faults.csv", index=False)
-    cf = pd.DataFrame(conflicts, columns=["rule_id", "entity_kind", "entity_id", "source_id", "attribute",
-                                          "observed", "expected", "fixed_day"])
-    cf["fixed_on"] = [str(dt.date(1970, 1, 1) + dt.timedelta(days=int(d))) if d >= 0 else "" for d in cf["fixed_day"]]
+    pd.DataFrame(
+        truth.row_faults,
+        columns=[
+            "source_id",
+            "business_date",
+            "file",
+            "row_number",
+            "fault",
+            "column",
+            "true_value",
+            "delivered_value",
+            "entity",
+            "expect",
+        ],
+    ).to_csv(folder / "row_faults.csv", index=False)
+    cf = pd.DataFrame(
+        conflicts,
+        columns=[
+            "rule_id",
+            "entity_kind",
+            "entity_id",
+            "source_id",
+            "attribute",
+            "observed",
+            "expected",
+            "fixed_day",
+        ],
+    )
+    cf["fixed_on"] = [
+        str(dt.date(1970, 1, 1) + dt.timedelta(days=int(d))) if d >= 0 else ""
+        for d in cf["fixed_day"]
+    ]
     cf.drop(columns="fixed_day").to_csv(folder / "conflicts.csv", index=False)
     p = city.persons
     ids = p["id_number"]
     ref = lambda col: np.where(p[col] >= 0, ids.reindex(p[col].clip(lower=0)).to_numpy(), None)  # noqa: E731
-    persons = pd.DataFrame({
-        "person_id": ids, "name": p["name"], "sex": p["sex"].astype(str), "birth_date": pd.to_datetime(p["birth"], unit="D").dt.date,
-        "ethnicity": p["ethnicity"], "region_code": p["region"], "household_no": p["household_no"],
-        "marital_status": p["marital"], "is_deceased": p["death_day"] >= 0,
-        "death_date": [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) if d >= 0 else None for d in p["death_day"]],
-        "is_resident": p["resident"] & (p["reg_status"] == "0"), "spouse_id": ref("spouse"),
-        "mother_id": ref("mother"), "father_id": ref("father"),
-    })
+    persons = pd.DataFrame(
+        {
+            "person_id": ids,
+            "name": p["name"],
+            "sex": p["sex"].astype(str),
+            "birth_date": pd.to_datetime(p["birth"], unit="D").dt.date,
+            "ethnicity": p["ethnicity"],
+            "region_code": p["region"],
+            "household_no": p["household_no"],
+            "marital_status": p["marital"],
+            "is_deceased": p["death_day"] >= 0,
+            "death_date": [
+                dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) if d >= 0 else None
+                for d in p["death_day"]
+            ],
+            "is_resident": p["resident"] & (p["reg_status"] == "0"),
+            "spouse_id": ref("spouse"),
+            "mother_id": ref("mother"),
+            "father_id": ref("father"),
+        }
+    )
     persons.to_parquet(folder / "persons.parquet", index=False)
     e = city.enterprises
-    pd.DataFrame({"uscc": e["uscc"], "reg_no": e["reg_no"], "name": e["name"], "reg_status": e["status"],
-                  "legal_rep_id": np.where(e["rep"] >= 0, ids.reindex(e["rep"].clip(lower=0)).to_numpy(), e["rep_passport"])}
-                 ).to_parquet(folder / "enterprises.parquet", index=False)
+    pd.DataFrame(
+        {
+            "uscc": e["uscc"],
+            "reg_no": e["reg_no"],
+            "name": e["name"],
+            "reg_status": e["status"],
+            "legal_rep_id": np.where(
+                e["rep"] >= 0, ids.reindex(e["rep"].clip(lower=0)).to_numpy(), e["rep_passport"]
+            ),
+        }
+    ).to_parquet(folder / "enterprises.parquet", index=False)
     m = city.marriages
-    pd.DataFrame({"reg_type": m["reg_type"], "date": pd.to_datetime(m["day"], unit="D").dt.date,
-                  "male_id": ids.reindex(m["male"]).to_numpy(), "female_id": ids.reindex(m["female"]).to_numpy(),
-                  "certificate_no": m["certificate_no"]}).to_parquet(folder / "marriages.parquet", index=False)
-    (folder / "params.json").write_text(json.dumps({k: str(v) for k, v in asdict(opts).items()}, indent=1))
+    pd.DataFrame(
+        {
+            "reg_type": m["reg_type"],
+            "date": pd.to_datetime(m["day"], unit="D").dt.date,
+            "male_id": ids.reindex(m["male"]).to_numpy(),
+            "female_id": ids.reindex(m["female"]).to_numpy(),
+            "certificate_no": m["certificate_no"],
+        }
+    ).to_parquet(folder / "marriages.parquet", index=False)
+    (folder / "params.json").write_text(
+        json.dumps({k: str(v) for k, v in asdict(opts).items()}, indent=1)
+    )

@@ -34,31 +34,61 @@ from jobs.lake import Lake
 log = logging.getLogger(__name__)
 
 STAGE_BATCH_ROWS = 200_000
-META_COLUMNS = ["_extra", "_source_id", "_business_date", "_batch_id", "_file", "_row_number",
-                "_row_hash", "_ingested_at"]
+META_COLUMNS = [
+    "_extra",
+    "_source_id",
+    "_business_date",
+    "_batch_id",
+    "_file",
+    "_row_number",
+    "_row_hash",
+    "_ingested_at",
+]
 
-QUARANTINE_ROWS_SCHEMA = T.StructType([
-    T.StructField("_source_id", T.StringType()), T.StructField("_business_date", T.DateType()),
-    T.StructField("_batch_id", T.StringType()), T.StructField("_file", T.StringType()),
-    T.StructField("_row_number", T.IntegerType()), T.StructField("raw", T.StringType()),
-    T.StructField("reason_code", T.StringType()), T.StructField("reason", T.StringType()),
-])
-QUARANTINE_FILES_SCHEMA = T.StructType([
-    T.StructField("source_id", T.StringType()), T.StructField("business_date", T.DateType()),
-    T.StructField("file", T.StringType()), T.StructField("reason_code", T.StringType()),
-    T.StructField("reason", T.StringType()), T.StructField("detected_at", T.TimestampType()),
-])
-DELIVERIES_SCHEMA = T.StructType([
-    T.StructField("source_id", T.StringType()), T.StructField("business_date", T.DateType()),
-    T.StructField("file", T.StringType()), T.StructField("delivery", T.StringType()),
-    T.StructField("batch_id", T.StringType()), T.StructField("mode", T.StringType()),
-    T.StructField("parts", T.IntegerType()), T.StructField("delivered_at", T.TimestampType()),
-    T.StructField("status", T.StringType()), T.StructField("reason_code", T.StringType()),
-    T.StructField("manifest_rows", T.LongType()), T.StructField("rows_accepted", T.LongType()),
-    T.StructField("rows_quarantined", T.LongType()), T.StructField("extra_columns", T.StringType()),
-    T.StructField("missing_columns", T.StringType()), T.StructField("notes", T.StringType()),
-    T.StructField("snapshot_complete", T.BooleanType()), T.StructField("ingested_at", T.TimestampType()),
-])
+QUARANTINE_ROWS_SCHEMA = T.StructType(
+    [
+        T.StructField("_source_id", T.StringType()),
+        T.StructField("_business_date", T.DateType()),
+        T.StructField("_batch_id", T.StringType()),
+        T.StructField("_file", T.StringType()),
+        T.StructField("_row_number", T.IntegerType()),
+        T.StructField("raw", T.StringType()),
+        T.StructField("reason_code", T.StringType()),
+        T.StructField("reason", T.StringType()),
+    ]
+)
+QUARANTINE_FILES_SCHEMA = T.StructType(
+    [
+        T.StructField("source_id", T.StringType()),
+        T.StructField("business_date", T.DateType()),
+        T.StructField("file", T.StringType()),
+        T.StructField("reason_code", T.StringType()),
+        T.StructField("reason", T.StringType()),
+        T.StructField("detected_at", T.TimestampType()),
+    ]
+)
+DELIVERIES_SCHEMA = T.StructType(
+    [
+        T.StructField("source_id", T.StringType()),
+        T.StructField("business_date", T.DateType()),
+        T.StructField("file", T.StringType()),
+        T.StructField("delivery", T.StringType()),
+        T.StructField("batch_id", T.StringType()),
+        T.StructField("mode", T.StringType()),
+        T.StructField("parts", T.IntegerType()),
+        T.StructField("delivered_at", T.TimestampType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("reason_code", T.StringType()),
+        T.StructField("manifest_rows", T.LongType()),
+        T.StructField("rows_accepted", T.LongType()),
+        T.StructField("rows_quarantined", T.LongType()),
+        T.StructField("extra_columns", T.StringType()),
+        T.StructField("missing_columns", T.StringType()),
+        T.StructField("notes", T.StringType()),
+        T.StructField("snapshot_complete", T.BooleanType()),
+        T.StructField("ingested_at", T.TimestampType()),
+    ]
+)
 
 
 class ConservationError(Exception):
@@ -101,12 +131,19 @@ class IngestResult:
 def bronze_schema(schema: ExtractSchema) -> T.StructType:
     """bronze.<source_id>: canonical columns as delivered text, then the metadata columns."""
     fields = [T.StructField(c, T.StringType()) for c in schema.column_names]
-    return T.StructType(fields + [
-        T.StructField("_extra", T.StringType()), T.StructField("_source_id", T.StringType()),
-        T.StructField("_business_date", T.DateType()), T.StructField("_batch_id", T.StringType()),
-        T.StructField("_file", T.StringType()), T.StructField("_row_number", T.IntegerType()),
-        T.StructField("_row_hash", T.StringType()), T.StructField("_ingested_at", T.TimestampType()),
-    ])
+    return T.StructType(
+        fields
+        + [
+            T.StructField("_extra", T.StringType()),
+            T.StructField("_source_id", T.StringType()),
+            T.StructField("_business_date", T.DateType()),
+            T.StructField("_batch_id", T.StringType()),
+            T.StructField("_file", T.StringType()),
+            T.StructField("_row_number", T.IntegerType()),
+            T.StructField("_row_hash", T.StringType()),
+            T.StructField("_ingested_at", T.TimestampType()),
+        ]
+    )
 
 
 def batch_id_for(source_id: str, business_date: dt.date, delivery: str) -> str:
@@ -122,16 +159,30 @@ def _pair_files(day_dir: Path) -> tuple[list[FileOutcome], dict[str, Manifest]]:
     outcomes, manifests = [], {}
     for name in data:
         if name not in oks:
-            outcomes.append(FileOutcome(name, "rejected", reason_code="manifest_missing",
-                                        reason="no .ok manifest: the file is incomplete or still being written"))
+            outcomes.append(
+                FileOutcome(
+                    name,
+                    "rejected",
+                    reason_code="manifest_missing",
+                    reason="no .ok manifest: the file is incomplete or still being written",
+                )
+            )
             continue
         try:
             manifests[name] = load_manifest(day_dir / f"{name}.ok", name)
         except FileRejected as e:
-            outcomes.append(FileOutcome(name, "rejected", reason_code=e.reason_code, reason=e.reason))
+            outcomes.append(
+                FileOutcome(name, "rejected", reason_code=e.reason_code, reason=e.reason)
+            )
     for name in sorted(oks - set(data)):
-        outcomes.append(FileOutcome(name, "rejected", reason_code="data_missing",
-                                    reason=f"{name}.ok names a data file that was not delivered"))
+        outcomes.append(
+            FileOutcome(
+                name,
+                "rejected",
+                reason_code="data_missing",
+                reason=f"{name}.ok names a data file that was not delivered",
+            )
+        )
     return outcomes, manifests
 
 
@@ -163,7 +214,9 @@ def plan_header(header: list[str], schema: ExtractSchema, file: str) -> HeaderPl
         if col is None:
             extras.append((i, h))
         elif col in positions:
-            raise FileRejected("duplicate_column", f"{file}: column {col} delivered twice (as {h!r})")
+            raise FileRejected(
+                "duplicate_column", f"{file}: column {col} delivered twice (as {h!r})"
+            )
         else:
             positions[col] = i
             if h not in {c.header for c in schema.columns}:
@@ -172,8 +225,10 @@ def plan_header(header: list[str], schema: ExtractSchema, file: str) -> HeaderPl
     required = {c.column: c.header for c in schema.columns if c.required}
     missing_required = [f"{required[c]} ({c})" for c in missing if c in required]
     if missing_required:
-        raise FileRejected("missing_required_column",
-                           f"{file}: required column(s) missing from the header: {', '.join(missing_required)}")
+        raise FileRejected(
+            "missing_required_column",
+            f"{file}: required column(s) missing from the header: {', '.join(missing_required)}",
+        )
     delivered_order = [c for c in schema.column_names if c in positions]
     if sorted(positions, key=positions.get) != delivered_order:
         notes.append("columns delivered in a different order (accepted by name)")
@@ -236,8 +291,15 @@ def _text(v) -> str | None:
     return json.dumps(v, ensure_ascii=False)
 
 
-def _stage_file(path: Path, schema: ExtractSchema, manifest: Manifest, stage_dir: Path,
-                quarantined: list[dict], batch_id: str, business_date: dt.date) -> FileOutcome:
+def _stage_file(
+    path: Path,
+    schema: ExtractSchema,
+    manifest: Manifest,
+    stage_dir: Path,
+    quarantined: list[dict],
+    batch_id: str,
+    business_date: dt.date,
+) -> FileOutcome:
     """Parse one file, stage its good rows, collect its bad rows; raises FileRejected."""
     parsed: ParsedFile = read_file(path, schema)
     outcome = FileOutcome(path.name, "accepted", manifest)
@@ -245,9 +307,18 @@ def _stage_file(path: Path, schema: ExtractSchema, manifest: Manifest, stage_dir
     qrows: list[dict] = []
 
     def quarantine(rec: Record) -> None:
-        qrows.append({"_source_id": schema.source_id, "_business_date": business_date,
-                      "_batch_id": batch_id, "_file": path.name, "_row_number": rec.row_number,
-                      "raw": rec.raw, "reason_code": rec.reason_code, "reason": rec.reason})
+        qrows.append(
+            {
+                "_source_id": schema.source_id,
+                "_business_date": business_date,
+                "_batch_id": batch_id,
+                "_file": path.name,
+                "_row_number": rec.row_number,
+                "raw": rec.raw,
+                "reason_code": rec.reason_code,
+                "reason": rec.reason,
+            }
+        )
 
     try:
         if schema.format in ("jsonl", "json"):
@@ -259,11 +330,15 @@ def _stage_file(path: Path, schema: ExtractSchema, manifest: Manifest, stage_dir
         stager.flush()
         total = stager.rows + len(qrows)
         if parsed.declared_count is not None and parsed.declared_count != total:
-            raise FileRejected("count_mismatch", f"the document says count={parsed.declared_count} "
-                               f"but holds {total} records")
+            raise FileRejected(
+                "count_mismatch",
+                f"the document says count={parsed.declared_count} but holds {total} records",
+            )
         if total != manifest.rows:
-            raise FileRejected("row_count_mismatch",
-                               f"manifest says {manifest.rows} records, the file holds {total}")
+            raise FileRejected(
+                "row_count_mismatch",
+                f"manifest says {manifest.rows} records, the file holds {total}",
+            )
     except FileRejected:
         stager.discard()
         raise
@@ -278,8 +353,9 @@ def _stage_file(path: Path, schema: ExtractSchema, manifest: Manifest, stage_dir
     return outcome
 
 
-def _stage_rows(parsed: ParsedFile, plan: HeaderPlan, schema: ExtractSchema, stager: _Stager,
-                quarantine) -> None:
+def _stage_rows(
+    parsed: ParsedFile, plan: HeaderPlan, schema: ExtractSchema, stager: _Stager, quarantine
+) -> None:
     order = [plan.positions.get(c) for c in schema.column_names]
     for rec in parsed.records:
         if rec.reason_code:
@@ -316,7 +392,9 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
 
 
 # ------------------------------------------------------------------------------ the run
-def ingest_source(lake: Lake, landing: Path, source_id: str, business_date: dt.date) -> IngestResult:
+def ingest_source(
+    lake: Lake, landing: Path, source_id: str, business_date: dt.date
+) -> IngestResult:
     """Ingest one source's deliveries of one business date (idempotent: the slice is replaced)."""
     schema = extract_schema(source_id)
     day_dir = Path(landing) / source_id / business_date.isoformat()
@@ -328,22 +406,45 @@ def ingest_source(lake: Lake, landing: Path, source_id: str, business_date: dt.d
     latest = {n: m for n, m in manifests.items() if m.delivery == delivery}
     for name, m in sorted(manifests.items()):
         if name not in latest:
-            outcomes.append(FileOutcome(name, "superseded", m,
-                                        reason=f"replaced by the later delivery {delivery}"))
+            outcomes.append(
+                FileOutcome(
+                    name, "superseded", m, reason=f"replaced by the later delivery {delivery}"
+                )
+            )
     seen_md5: dict[str, str] = {}
     try:
         for name, m in sorted(latest.items()):
-            outcomes.append(_check_and_stage(day_dir / name, schema, m, business_date, batch_id,
-                                             stage_dir, quarantined, seen_md5))
-        result = IngestResult(source_id, business_date, batch_id, sorted(outcomes, key=lambda o: o.file),
-                              _snapshot_complete(schema, latest, outcomes))
+            outcomes.append(
+                _check_and_stage(
+                    day_dir / name,
+                    schema,
+                    m,
+                    business_date,
+                    batch_id,
+                    stage_dir,
+                    quarantined,
+                    seen_md5,
+                )
+            )
+        result = IngestResult(
+            source_id,
+            business_date,
+            batch_id,
+            sorted(outcomes, key=lambda o: o.file),
+            _snapshot_complete(schema, latest, outcomes),
+        )
         if delivery and len(latest) < next(iter(latest.values())).parts:
-            result.problems.append(f"delivery {delivery} announced {next(iter(latest.values())).parts} "
-                                   f"parts but {len(latest)} arrived")
+            result.problems.append(
+                f"delivery {delivery} announced {next(iter(latest.values())).parts} "
+                f"parts but {len(latest)} arrived"
+            )
         if result.snapshot_complete is False:
             result.problems.append("full snapshot incomplete: absent records are not deletions")
-        with lake.run(f"ingest.{source_id}", business_date=business_date,
-                      inputs={f"landing.{source_id}": None}):
+        with lake.run(
+            f"ingest.{source_id}",
+            business_date=business_date,
+            inputs={f"landing.{source_id}": None},
+        ):
             _write_slices(lake, schema, result, stage_dir, quarantined)
         check_conservation(lake, result)
     finally:
@@ -351,9 +452,16 @@ def ingest_source(lake: Lake, landing: Path, source_id: str, business_date: dt.d
     return result
 
 
-def _check_and_stage(path: Path, schema: ExtractSchema, m: Manifest, business_date: dt.date,
-                     batch_id: str, stage_dir: Path, quarantined: list[dict],
-                     seen_md5: dict[str, str]) -> FileOutcome:
+def _check_and_stage(
+    path: Path,
+    schema: ExtractSchema,
+    m: Manifest,
+    business_date: dt.date,
+    batch_id: str,
+    stage_dir: Path,
+    quarantined: list[dict],
+    seen_md5: dict[str, str],
+) -> FileOutcome:
     expected = f"{schema.source_id}_{business_date:%Y%m%d}_"
     try:
         if not (path.name.startswith(expected) and path.name.endswith("." + schema.extension)):
@@ -362,19 +470,26 @@ def _check_and_stage(path: Path, schema: ExtractSchema, m: Manifest, business_da
         if actual != m.md5:
             raise FileRejected("md5_mismatch", f"manifest md5 {m.md5}, file md5 {actual}")
         if actual in seen_md5:
-            raise FileRejected("duplicate_file", f"same bytes as {seen_md5[actual]} of this delivery")
+            raise FileRejected(
+                "duplicate_file", f"same bytes as {seen_md5[actual]} of this delivery"
+            )
         seen_md5[actual] = path.name
         if not path.read_bytes()[:4096].strip() and path.stat().st_size < 4096:
             if m.rows == 0:  # nothing happened that day: a valid, empty delivery
-                return FileOutcome(path.name, "accepted", m, notes=["empty file, 0 records declared"])
-            raise FileRejected("empty_file", f"the file is empty but the manifest declares {m.rows} records")
+                return FileOutcome(
+                    path.name, "accepted", m, notes=["empty file, 0 records declared"]
+                )
+            raise FileRejected(
+                "empty_file", f"the file is empty but the manifest declares {m.rows} records"
+            )
         return _stage_file(path, schema, m, stage_dir, quarantined, batch_id, business_date)
     except FileRejected as e:
         return FileOutcome(path.name, "rejected", m, reason_code=e.reason_code, reason=e.reason)
 
 
-def _snapshot_complete(schema: ExtractSchema, latest: dict[str, Manifest],
-                       outcomes: list[FileOutcome]) -> bool | None:
+def _snapshot_complete(
+    schema: ExtractSchema, latest: dict[str, Manifest], outcomes: list[FileOutcome]
+) -> bool | None:
     if schema.mode != "full":
         return None
     if not latest:
@@ -383,53 +498,104 @@ def _snapshot_complete(schema: ExtractSchema, latest: dict[str, Manifest],
     accepted = [o for o in outcomes if o.status == "accepted"]
     # a repeated file does not make a snapshot incomplete; any other rejection does, and so
     # does a stray data file without a manifest (it may be a part of this snapshot)
-    harmful = [o for o in outcomes if o.status == "rejected" and o.reason_code != "duplicate_file"
-               and (o.manifest is None or o.manifest.delivery in {m.delivery for m in latest.values()})]
+    harmful = [
+        o
+        for o in outcomes
+        if o.status == "rejected"
+        and o.reason_code != "duplicate_file"
+        and (o.manifest is None or o.manifest.delivery in {m.delivery for m in latest.values()})
+    ]
     return len(accepted) == parts and not harmful
 
 
-def _write_slices(lake: Lake, schema: ExtractSchema, result: IngestResult, stage_dir: Path,
-                  quarantined: list[dict]) -> None:
+def _write_slices(
+    lake: Lake,
+    schema: ExtractSchema,
+    result: IngestResult,
+    stage_dir: Path,
+    quarantined: list[dict],
+) -> None:
     spark = lake.spark
     now = dt.datetime.now(dt.UTC)
     date = result.business_date
     bschema = bronze_schema(schema)
     staged = sorted(stage_dir.glob("*.parquet")) if stage_dir.exists() else []
     if staged:
-        file_schema = T.StructType([f for f in bschema.fields if f.name in
-                                    {*schema.column_names, "_extra", "_row_number", "_file"}])
+        file_schema = T.StructType(
+            [
+                f
+                for f in bschema.fields
+                if f.name in {*schema.column_names, "_extra", "_row_number", "_file"}
+            ]
+        )
         df = spark.read.schema(file_schema).parquet(str(stage_dir))
         df = add_bronze_metadata(df, schema, date, result.batch_id, now)
     else:
         df = spark.createDataFrame([], bschema)
     table = f"bronze.{schema.source_id}"
-    lake.replace_slice(df.select(*bschema.names), table, where={"_business_date": date},
-                       partition_by=["_business_date"])
+    lake.replace_slice(
+        df.select(*bschema.names),
+        table,
+        where={"_business_date": date},
+        partition_by=["_business_date"],
+    )
 
-    qdf = spark.createDataFrame(quarantined, QUARANTINE_ROWS_SCHEMA) if quarantined else \
-        spark.createDataFrame([], QUARANTINE_ROWS_SCHEMA)
-    lake.replace_slice(qdf, "quarantine.rows",
-                       where={"_business_date": date, "_source_id": schema.source_id},
-                       partition_by=["_business_date"])
+    qdf = (
+        spark.createDataFrame(quarantined, QUARANTINE_ROWS_SCHEMA)
+        if quarantined
+        else spark.createDataFrame([], QUARANTINE_ROWS_SCHEMA)
+    )
+    lake.replace_slice(
+        qdf,
+        "quarantine.rows",
+        where={"_business_date": date, "_source_id": schema.source_id},
+        partition_by=["_business_date"],
+    )
 
-    rejected = [{"source_id": schema.source_id, "business_date": date, "file": o.file,
-                 "reason_code": o.reason_code, "reason": o.reason, "detected_at": now}
-                for o in result.files if o.status == "rejected"]
+    rejected = [
+        {
+            "source_id": schema.source_id,
+            "business_date": date,
+            "file": o.file,
+            "reason_code": o.reason_code,
+            "reason": o.reason,
+            "detected_at": now,
+        }
+        for o in result.files
+        if o.status == "rejected"
+    ]
     if result.problems and any("parts" in p for p in result.problems):
-        rejected.append({"source_id": schema.source_id, "business_date": date,
-                         "file": f"{result.batch_id} (missing parts)", "reason_code": "parts_missing",
-                         "reason": "; ".join(p for p in result.problems if "parts" in p),
-                         "detected_at": now})
-    lake.replace_slice(spark.createDataFrame(rejected, QUARANTINE_FILES_SCHEMA), "quarantine.files",
-                       where={"business_date": date, "source_id": schema.source_id},
-                       partition_by=["business_date"])
-    lake.replace_slice(spark.createDataFrame(_delivery_rows(result, now), DELIVERIES_SCHEMA),
-                       "audit.deliveries", where={"business_date": date, "source_id": schema.source_id},
-                       partition_by=["business_date"])
+        rejected.append(
+            {
+                "source_id": schema.source_id,
+                "business_date": date,
+                "file": f"{result.batch_id} (missing parts)",
+                "reason_code": "parts_missing",
+                "reason": "; ".join(p for p in result.problems if "parts" in p),
+                "detected_at": now,
+            }
+        )
+    lake.replace_slice(
+        spark.createDataFrame(rejected, QUARANTINE_FILES_SCHEMA),
+        "quarantine.files",
+        where={"business_date": date, "source_id": schema.source_id},
+        partition_by=["business_date"],
+    )
+    lake.replace_slice(
+        spark.createDataFrame(_delivery_rows(result, now), DELIVERIES_SCHEMA),
+        "audit.deliveries",
+        where={"business_date": date, "source_id": schema.source_id},
+        partition_by=["business_date"],
+    )
 
 
-def add_bronze_metadata(df: DataFrame, schema: ExtractSchema, business_date: dt.date,
-                        batch_id: str, ingested_at: dt.datetime) -> DataFrame:
+def add_bronze_metadata(
+    df: DataFrame,
+    schema: ExtractSchema,
+    business_date: dt.date,
+    batch_id: str,
+    ingested_at: dt.datetime,
+) -> DataFrame:
     """Add _source_id, _business_date, _batch_id, _row_hash and _ingested_at to staged rows."""
     hashed = [F.coalesce(F.col(c), F.lit("\u0000")) for c in [*schema.column_names, "_extra"]]
     return (
@@ -445,19 +611,30 @@ def _delivery_rows(result: IngestResult, now: dt.datetime) -> list[dict]:
     rows = []
     for o in result.files:
         m = o.manifest
-        rows.append({
-            "source_id": result.source_id, "business_date": result.business_date, "file": o.file,
-            "delivery": m.delivery if m else None,
-            "batch_id": batch_id_for(result.source_id, result.business_date, m.delivery) if m else None,
-            "mode": m.mode if m else None, "parts": m.parts if m else None,
-            "delivered_at": m.delivered_at if m else None, "status": o.status,
-            "reason_code": o.reason_code, "manifest_rows": m.rows if m else None,
-            "rows_accepted": o.rows_accepted, "rows_quarantined": o.rows_quarantined,
-            "extra_columns": ",".join(o.extra_columns) or None,
-            "missing_columns": ",".join(o.missing_columns) or None,
-            "notes": "; ".join(o.notes + ([o.reason] if o.reason else [])) or None,
-            "snapshot_complete": result.snapshot_complete, "ingested_at": now,
-        })
+        rows.append(
+            {
+                "source_id": result.source_id,
+                "business_date": result.business_date,
+                "file": o.file,
+                "delivery": m.delivery if m else None,
+                "batch_id": batch_id_for(result.source_id, result.business_date, m.delivery)
+                if m
+                else None,
+                "mode": m.mode if m else None,
+                "parts": m.parts if m else None,
+                "delivered_at": m.delivered_at if m else None,
+                "status": o.status,
+                "reason_code": o.reason_code,
+                "manifest_rows": m.rows if m else None,
+                "rows_accepted": o.rows_accepted,
+                "rows_quarantined": o.rows_quarantined,
+                "extra_columns": ",".join(o.extra_columns) or None,
+                "missing_columns": ",".join(o.missing_columns) or None,
+                "notes": "; ".join(o.notes + ([o.reason] if o.reason else [])) or None,
+                "snapshot_complete": result.snapshot_complete,
+                "ingested_at": now,
+            }
+        )
     return rows
 
 
@@ -470,16 +647,24 @@ def check_conservation(lake: Lake, result: IngestResult) -> None:
     date = result.business_date
     bronze = lake.read(f"bronze.{result.source_id}").filter(F.col("_business_date") == F.lit(date))
     quarantine = lake.read("quarantine.rows").filter(
-        (F.col("_business_date") == F.lit(date)) & (F.col("_source_id") == result.source_id))
+        (F.col("_business_date") == F.lit(date)) & (F.col("_source_id") == result.source_id)
+    )
     counts: Counter = Counter()
     for df in (bronze, quarantine):
         for row in df.groupBy("_file").count().collect():
             counts[row["_file"]] += row["count"]
-    problems = [f"{f}: manifest {n} rows, lake holds {counts.get(f, 0)} (bronze + quarantine)"
-                for f, n in sorted(accepted.items()) if counts.get(f, 0) != n]
-    problems += [f"{f}: {n} rows in the lake but the file was not accepted"
-                 for f, n in sorted(counts.items()) if f not in accepted]
+    problems = [
+        f"{f}: manifest {n} rows, lake holds {counts.get(f, 0)} (bronze + quarantine)"
+        for f, n in sorted(accepted.items())
+        if counts.get(f, 0) != n
+    ]
+    problems += [
+        f"{f}: {n} rows in the lake but the file was not accepted"
+        for f, n in sorted(counts.items())
+        if f not in accepted
+    ]
     if problems:
         raise ConservationError(
             f"{result.source_id} {date}: rows do not reconcile with the manifests:\n  "
-            + "\n  ".join(problems))
+            + "\n  ".join(problems)
+        )

@@ -55,8 +55,15 @@ def load_manifest(ok_path: Path, data_name: str) -> Manifest:
         delivered_at = None
     if problems:
         raise FileRejected("manifest_invalid", f"{ok_path.name}: " + "; ".join(problems))
-    return Manifest(doc["file"], doc["rows"], doc["md5"].lower(), doc["mode"], doc["delivery"],
-                    doc["parts"], delivered_at)
+    return Manifest(
+        doc["file"],
+        doc["rows"],
+        doc["md5"].lower(),
+        doc["mode"],
+        doc["delivery"],
+        doc["parts"],
+        delivered_at,
+    )
 
 
 def md5_of(path: Path) -> str:
@@ -81,6 +88,9 @@ def business_dates(landing: Path) -> list[dt.date]:
 def delivered_sources(landing: Path, business_date: dt.date) -> list[str]:
     """The source directories with a folder for this date (hidden and ``_`` folders skipped)."""
     return sorted(
-        p.name for p in landing.iterdir()
-        if p.is_dir() and not p.name.startswith(("_", ".")) and (p / business_date.isoformat()).is_dir()
+        p.name
+        for p in landing.iterdir()
+        if p.is_dir()
+        and not p.name.startswith(("_", "."))
+        and (p / business_date.isoformat()).is_dir()
     )

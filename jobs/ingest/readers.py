@@ -106,8 +106,9 @@ def _delimited_records(reader, consumed: list[str], width: int, enc: str) -> Ite
             n += 1
             raw = "".join(consumed)
             consumed.clear()
-            yield Record(n, None, _raw_text(raw, enc), "malformed_record",
-                         f"record cannot be parsed: {e}")
+            yield Record(
+                n, None, _raw_text(raw, enc), "malformed_record", f"record cannot be parsed: {e}"
+            )
             return  # the reader cannot resume after an unterminated quote at end of data
         raw = "".join(consumed)
         consumed.clear()
@@ -115,12 +116,22 @@ def _delimited_records(reader, consumed: list[str], width: int, enc: str) -> Ite
             continue  # a blank line is no record
         n += 1
         if _has_undecodable(raw):
-            yield Record(n, None, _raw_text(raw, enc), "encoding_error",
-                         f"bytes not valid in the declared encoding {enc}")
+            yield Record(
+                n,
+                None,
+                _raw_text(raw, enc),
+                "encoding_error",
+                f"bytes not valid in the declared encoding {enc}",
+            )
         elif len(values) != width:
             what = "too few" if len(values) < width else "too many"
-            yield Record(n, None, _raw_text(raw, enc).rstrip("\r\n"), "field_count_mismatch",
-                         f"{what} fields: expected {width}, found {len(values)}")
+            yield Record(
+                n,
+                None,
+                _raw_text(raw, enc).rstrip("\r\n"),
+                "field_count_mismatch",
+                f"{what} fields: expected {width}, found {len(values)}",
+            )
         else:
             yield Record(n, values, raw)
 
@@ -145,13 +156,20 @@ def _jsonl_records(data: bytes) -> Iterator[Record]:
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
-            yield Record(n, None, line.decode("utf-8", "backslashreplace"), "encoding_error",
-                         f"bytes not valid UTF-8 at offset {e.start}")
+            yield Record(
+                n,
+                None,
+                line.decode("utf-8", "backslashreplace"),
+                "encoding_error",
+                f"bytes not valid UTF-8 at offset {e.start}",
+            )
             continue
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            yield Record(n, None, text, "malformed_record", f"not valid JSON: {e.msg} at column {e.colno}")
+            yield Record(
+                n, None, text, "malformed_record", f"not valid JSON: {e.msg} at column {e.colno}"
+            )
             continue
         if not isinstance(obj, dict):
             yield Record(n, None, text, "malformed_record", "a JSON Lines record must be an object")
@@ -169,13 +187,18 @@ def read_json_document(path: Path, schema: ExtractSchema) -> ParsedFile:
     except UnicodeDecodeError as e:
         raise FileRejected("encoding_error", f"not valid UTF-8 at byte {e.start}") from e
     except json.JSONDecodeError as e:
-        raise FileRejected("malformed_document",
-                           f"not a valid JSON document: {e.msg} at line {e.lineno} column {e.colno}") from e
+        raise FileRejected(
+            "malformed_document",
+            f"not a valid JSON document: {e.msg} at line {e.lineno} column {e.colno}",
+        ) from e
     if not isinstance(doc, dict) or not isinstance(doc.get(schema.records_key), list):
         raise FileRejected("malformed_document", f"no list under key {schema.records_key!r}")
     declared = doc.get(schema.count_key) if schema.count_key else None
-    return ParsedFile([], _document_records(doc[schema.records_key]),
-                      declared_count=declared if isinstance(declared, int) else None)
+    return ParsedFile(
+        [],
+        _document_records(doc[schema.records_key]),
+        declared_count=declared if isinstance(declared, int) else None,
+    )
 
 
 def _document_records(items: list) -> Iterator[Record]:
@@ -227,8 +250,13 @@ def _xlsx_records(rows, width: int) -> Iterator[Record]:
         n += 1
         raw = json.dumps(cells, ensure_ascii=False)
         if len(cells) > width:
-            yield Record(n, None, raw, "field_count_mismatch",
-                         f"too many fields: expected {width}, found {len(cells)}")
+            yield Record(
+                n,
+                None,
+                raw,
+                "field_count_mismatch",
+                f"too many fields: expected {width}, found {len(cells)}",
+            )
         else:
             yield Record(n, cells + [None] * (width - len(cells)), raw)
 

@@ -13,8 +13,9 @@ from jobs.lake import Lake
 from jobs.stages import StageReport
 
 
-def ingest_date(lake: Lake, landing: Path, business_date: dt.date,
-                sources: list[str] | None = None) -> StageReport:
+def ingest_date(
+    lake: Lake, landing: Path, business_date: dt.date, sources: list[str] | None = None
+) -> StageReport:
     """Ingest the sources delivered for ``business_date`` (all onboarded sources by default).
 
     A source directory with no schema is reported, not ingested: onboarding is by schema file.
@@ -34,8 +35,11 @@ def ingest_date(lake: Lake, landing: Path, business_date: dt.date,
         if source_id not in present:
             report.problems.append(f"{source_id}: no delivery for {business_date}")
         report.problems += [f"{source_id}: {p}" for p in result.problems]
-        report.problems += [f"{source_id}: {f.file} rejected ({f.reason_code}): {f.reason}"
-                            for f in result.files if f.status == "rejected"]
+        report.problems += [
+            f"{source_id}: {f.file} rejected ({f.reason_code}): {f.reason}"
+            for f in result.files
+            if f.status == "rejected"
+        ]
     report.lines = summary_lines(results)
     report.details = results
     return report
@@ -53,5 +57,7 @@ def summary_lines(results: list[IngestResult]) -> list[str]:
             if f.status == "rejected":
                 reasons[f"file:{f.reason_code}"] += 1
         why = ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "-"
-        lines.append(f"{r.source_id:<12} {f'{ok}/{live}':>12} {r.rows_accepted:>10,} {r.rows_quarantined:>11,}  {why}")
+        lines.append(
+            f"{r.source_id:<12} {f'{ok}/{live}':>12} {r.rows_accepted:>10,} {r.rows_quarantined:>11,}  {why}"
+        )
     return lines

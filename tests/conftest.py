@@ -1,0 +1,59 @@
+"""Shared fixtures: one real Spark session (embedded Sail) for the whole suite, and a small
+generated city ingested once, which the integration tests read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from jobs.generate.main import GenerateOptions, generate
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from jobs.engine import get_spark, stop
+
+    session = get_spark()
+    yield session
+    stop()
+
+
+@pytest.fixture
+def lake(spark, tmp_path):
+    from jobs.lake import Lake
+
+    return Lake(tmp_path / "lake", spark)
+
+
+CITY_OPTIONS = GenerateOptions(
+    persons=2500,
+    days=3,
+    seed=7,
+    start=dt.date(2026, 11, 2),
+    value_fault_rate=0.02,
+    parse_fault_rate=0.003,
+    file_fault_rate=0.3,
+    conflict_rate=0.02,
+    event_scale=20.0,
+)
+
+
+@pytest.fixture(scope="session")
+def city(tmp_path_factory) -> Path:
+    """A small sample city (landing zone + _truth), generated once per test session."""
+    out = tmp_path_factory.mktemp("city") / "landing"
+    generate(out, CITY_OPTIONS, log=lambda m: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def city_lake(spark, city, tmp_path_factory):
+    """The sample city run through `govlake run` into a lake (once per session)."""
+    from jobs.lake import Lake
+    from jobs.runner import run_pipeline
+
+    root = tmp_path_factory.mktemp("lake") / "lake"
+    reports = run_pipeline(city, root, echo=lambda m: None)
+    return Lake(root, spark), reports

@@ -1,0 +1,130 @@
+"""jobs/lake.py on real Sail + Delta: each guard against a Sail behaviour has a test here that
+fails without it (../shared/CONVENTIONS.md), plus merge, time travel, history and lineage."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from deltalake import DeltaTable
+from pyspark.sql import functions as F
+
+D1, D2 = dt.date(2026, 11, 2), dt.date(2026, 11, 3)
+
+
+def frame(spark, rows):
+    return spark.createDataFrame(rows, "id int, v string, d date")
+
+
+def rows_of(lake, table):
+    return sorted(tuple(r) for r in lake.read(table).select("id", "v", "d").collect())
+
+
+def test_replace_slice_writes_only_rows_inside_the_predicate(lake, spark):
+    lake.replace_slice(
+        frame(spark, [(1, "a", D1), (2, "b", D2)]), "t.x", where={"d": D1}, partition_by=["d"]
+    )
+    # Sail's replaceWhere would also write (9, D2): the guard filters first
+    lake.replace_slice(frame(spark, [(3, "c", D1), (9, "outside", D2)]), "t.x", where={"d": D1})
+    assert rows_of(lake, "t.x") == [(3, "c", D1)]
+
+
+def test_replace_slice_leaves_other_slices_alone(lake, spark):
+    """No dynamic partition overwrite: replacing one date never touches another."""
+    lake.replace_slice(frame(spark, [(1, "a", D1)]), "t.x", where={"d": D1}, partition_by=["d"])
+    lake.replace_slice(frame(spark, [(2, "b", D2)]), "t.x", where={"d": D2})
+    lake.replace_slice(frame(spark, [(3, "c", D1)]), "t.x", where={"d": D1})
+    assert rows_of(lake, "t.x") == [(2, "b", D2), (3, "c", D1)]
+
+
+def test_replace_slice_is_idempotent(lake, spark):
+    for _ in range(2):
+        lake.replace_slice(frame(spark, [(1, "a", D1), (2, "b", D1)]), "t.x", where={"d": D1})
+    assert rows_of(lake, "t.x") == [(1, "a", D1), (2, "b", D1)]
+
+
+def test_replace_slice_with_no_rows_empties_the_slice(lake, spark):
+    lake.replace_slice(frame(spark, [(1, "a", D1), (2, "b", D2)]), "t.x", where={"d": D1})
+    lake.replace_slice(frame(spark, [(2, "b", D2)]), "t.x", where={"d": D2})
+    lake.replace_slice(frame(spark, []), "t.x", where={"d": D1})
+    assert rows_of(lake, "t.x") == [(2, "b", D2)]
+
+
+def test_columns_from_lit_are_stored_nullable(lake, spark):
+    df = spark.range(2).withColumn("status", F.lit("open"))
+    lake.overwrite(df, "t.n")
+    assert all(f.nullable for f in DeltaTable(lake.path("t.n")).schema().fields)
+    # without the guard Sail stores `status` NOT NULL and this append fails
+    lake.append(spark.createDataFrame([(5, None)], "id long, status string"), "t.n")
+    assert sorted(r["id"] for r in lake.read("t.n").filter(F.col("status").isNull()).collect()) == [
+        5
+    ]
+
+
+def test_reads_give_columns_in_the_declared_order(lake, spark):
+    """Sail moves partition columns to the end; a positional union would shift values."""
+    df = spark.createDataFrame([(D1, 1, "a")], "d date, id int, v string")
+    lake.replace_slice(df, "t.p", where={"d": D1}, partition_by=["d"])
+    assert lake.read("t.p").columns == ["id", "v", "d"]  # the Sail behaviour guarded against
+    declared = lake.read("t.p", columns=df.columns)
+    assert declared.columns == ["d", "id", "v"]
+    both = declared.union(spark.createDataFrame([(D2, 2, "b")], "d date, id int, v string"))
+    assert sorted(tuple(r) for r in both.collect()) == [(D1, 1, "a"), (D2, 2, "b")]
+
+
+def test_writes_select_the_targets_columns_by_name(lake, spark):
+    lake.replace_slice(frame(spark, [(1, "a", D1)]), "t.p", where={"d": D1}, partition_by=["d"])
+    later = spark.createDataFrame([(D2, "b", 2)], "d date, v string, id int")  # another order
+    lake.replace_slice(later, "t.p", where={"d": D2})
+    assert rows_of(lake, "t.p") == [(1, "a", D1), (2, "b", D2)]
+    # a frame missing a column gets a typed null; a new column extends the schema
+    lake.append(spark.createDataFrame([(3, D2, "z")], "id int, d date, extra string"), "t.p")
+    got = {r["id"]: (r["v"], r["extra"]) for r in lake.read("t.p").collect()}
+    assert got[3] == (None, "z") and got[1] == ("a", None)
+
+
+def test_merge_by_key_updates_and_inserts(lake, spark):
+    lake.merge(frame(spark, [(1, "a", D1), (2, "b", D1)]), "t.m", keys=["id"])
+    lake.merge(frame(spark, [(2, "B", D2), (3, "c", D2)]), "t.m", keys=["id"])
+    assert rows_of(lake, "t.m") == [(1, "a", D1), (2, "B", D2), (3, "c", D2)]
+    assert [h["operation"] for h in lake.history("t.m")][0] == "MERGE"
+
+
+def test_time_travel_history_and_vacuum(lake, spark):
+    lake.overwrite(frame(spark, [(1, "a", D1)]), "t.h")
+    lake.overwrite(frame(spark, [(2, "b", D1)]), "t.h")
+    assert lake.version("t.h") == 1
+    assert [r["id"] for r in lake.read("t.h", version=0).collect()] == [1]
+    assert len(lake.history("t.h")) == 2
+    stale = lake.vacuum("t.h", retention_hours=0, dry_run=True)
+    assert len(stale) == 1  # the file of version 0
+    lake.vacuum("t.h", retention_hours=0, dry_run=False)
+    assert [r["id"] for r in lake.read("t.h").collect()] == [2]
+
+
+def test_every_read_and_write_of_a_run_is_recorded(lake, spark):
+    lake.overwrite(frame(spark, [(1, "a", D1)]), "t.src")
+    with lake.run("job.copy", business_date=D1, inputs={"landing.x": None}) as run:
+        lake.overwrite(lake.read("t.src"), "t.dst")
+    runs = lake.read("lineage.runs").collect()
+    assert [(r["job"], r["status"], r["business_date"]) for r in runs] == [
+        ("job.copy", "success", D1)
+    ]
+    assert runs[0]["inputs"] == "landing.x@,t.src@0" and runs[0]["outputs"] == "t.dst@0"
+    assert runs[0]["code_version"]
+    edges = sorted(
+        (r["source_table"], r["source_version"], r["target_table"], r["target_version"])
+        for r in lake.read("lineage.table_edges").filter(F.col("run_id") == run.run_id).collect()
+    )
+    assert edges == [("landing.x", None, "t.dst", 0), ("t.src", 0, "t.dst", 0)]
+
+
+def test_a_failed_run_is_recorded_as_failed(lake, spark):
+    with pytest.raises(RuntimeError, match="boom"), lake.run("job.broken"):
+        raise RuntimeError("boom")
+    assert [r["status"] for r in lake.read("lineage.runs").collect()] == ["failed"]
+
+
+def test_table_names_are_checked(lake):
+    with pytest.raises(ValueError):
+        lake.path("../etc/passwd")
