@@ -31,7 +31,7 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 	@$(VENV)/bin/govlake tables --lake var/lake
 	@echo
 	@echo "Look at it:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
-	@echo "             .venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"select reason_code, count(*) from delta_scan('var/lake/quarantine/rows') group by 1\\\"))\""
+	@echo "             (README.md shows how to query any table with DuckDB)"
 
 test: $(STAMP)  ## the fast suite (run before every commit)
 	$(PY) -m pytest -q -m "not slow"

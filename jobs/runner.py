@@ -40,7 +40,7 @@ def run_pipeline(
     if not dates:
         raise RunFailed(f"no business dates to run in {landing}")
     lake = Lake(lake_dir, get_spark())
-    ctx = RunContext(lake=lake, landing=Path(landing))
+    ctx = RunContext(lake=lake, landing=Path(landing), echo=echo)
     reports = []
     for date in dates:
         for stage in STAGES:
@@ -54,8 +54,6 @@ def run_pipeline(
                 raise RunFailed(f"{date} {stage.name}: {e}") from e
             except Exception as e:
                 raise RunFailed(f"{date} {stage.name}: {type(e).__name__}: {e}") from e
-            for line in report.lines:
-                echo("   " + line)
             for p in report.problems:
                 echo(f"   ! {p}")
             echo(f"   ({time.time() - t0:.1f}s)")

@@ -18,13 +18,14 @@ from jobs.lake import Lake
 class RunContext:
     lake: Lake
     landing: Path
+    echo: Callable[[str], None] = print  # progress lines for the user, as work finishes
 
 
 @dataclass
 class StageReport:
     stage: str
     business_date: dt.date
-    lines: list[str] = field(default_factory=list)  # the summary printed for users
+    lines: list[str] = field(default_factory=list)  # the summary (already shown as progress)
     problems: list[str] = field(default_factory=list)  # warnings that do not fail the run
     details: object = None
 
@@ -39,7 +40,7 @@ class Stage:
 def _bronze(ctx: RunContext, business_date: dt.date) -> StageReport:
     from jobs.ingest.run import ingest_date
 
-    return ingest_date(ctx.lake, ctx.landing, business_date)
+    return ingest_date(ctx.lake, ctx.landing, business_date, echo=ctx.echo)
 
 
 STAGES: list[Stage] = [

@@ -51,7 +51,7 @@ FILE_FAULTS = (
     "truncated_last_line",
     "duplicate_file",
 )
-# faults that reject a file: kept off the first date of full sources so the city has a base
+# faults that reject a file: kept off the first date (the initial load) so the city has a base
 REJECTING = {
     "manifest_missing",
     "md5_mismatch",
@@ -390,7 +390,11 @@ def apply_row_faults(
     rng, schema: ExtractSchema, df: pd.DataFrame, rate: float
 ) -> tuple[list[dict], list[dict]]:
     """Rows as delivered (dicts), and the faults injected (by index in the returned list)."""
-    rows = df.drop(columns=["_entity"]).to_dict("records")
+    cols = [c for c in df.columns if c != "_entity"]
+    rows = [
+        dict(zip(cols, vals, strict=True))
+        for vals in zip(*(df[c].tolist() for c in cols), strict=True)
+    ]
     entities = df["_entity"].tolist()
     out, faults = [], []
     hit = np.flatnonzero(rng.random(len(rows)) < rate) if rate > 0 else []
@@ -513,23 +517,20 @@ def _encode_json(cols, headers, rows, export_day: int) -> bytes:
 
 
 def _encode_xlsx(headers, cols, rows, parse_faults: dict[int, str]) -> tuple[bytes, dict[int, str]]:
-    import xlsxwriter
+    from jobs.generate.xlsx import write_xlsx
 
-    buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"constant_memory": True, "in_memory": False, "tmpdir": None})
-    ws = wb.add_worksheet("参保信息")
-    ws.write_row(0, 0, headers)
     applied = {}
-    for i, r in enumerate(rows, 1):
-        values = ["" if r.get(c) is None else str(r.get(c)) for c in cols]
-        for j, v in enumerate(values):
-            if v:
-                ws.write_string(i, j, v)
-        if parse_faults.get(i - 1) == "field_count":
-            ws.write_string(i, len(values), "多余字段")
-            applied[i - 1] = "field_count"
-    wb.close()
-    return buf.getvalue(), applied
+
+    def sheet():
+        yield list(headers)
+        for i, r in enumerate(rows):
+            values = ["" if r.get(c) is None else str(r.get(c)) for c in cols]
+            if parse_faults.get(i) == "field_count":
+                values.append("多余字段")  # a cell beyond the header: too many fields
+                applied[i] = "field_count"
+            yield values
+
+    return write_xlsx(sheet(), "参保信息"), applied
 
 
 def encode(
@@ -562,6 +563,7 @@ def write_delivery(
     day: int,
     rows: list[dict],
     row_faults: list[dict],
+    *,
     rng,
     parse_rate: float,
     plan: DeliveryPlan,

@@ -125,14 +125,14 @@ def _deliver_source(out, city, schema, day, k, plan, opts, truth) -> None:
             day,
             rows,
             faults,
-            rng,
-            0.0,
-            DeliveryPlan(),
-            truth,
-            1,
-            nn,
-            opts.max_rows_per_file,
-            delivered_at,
+            rng=rng,
+            parse_rate=0.0,
+            plan=DeliveryPlan(),
+            truth=truth,
+            delivery_no=1,
+            first_nn=nn,
+            max_rows=opts.max_rows_per_file,
+            delivered_at=delivered_at,
             superseded=True,
         )
         delivered_at += dt.timedelta(hours=int(rng.integers(5, 30)))
@@ -143,14 +143,14 @@ def _deliver_source(out, city, schema, day, k, plan, opts, truth) -> None:
         day,
         rows,
         faults,
-        rng,
-        opts.parse_fault_rate,
-        plan,
-        truth,
-        2 if plan.correction else 1,
-        nn,
-        opts.max_rows_per_file,
-        delivered_at,
+        rng=rng,
+        parse_rate=opts.parse_fault_rate,
+        plan=plan,
+        truth=truth,
+        delivery_no=2 if plan.correction else 1,
+        first_nn=nn,
+        max_rows=opts.max_rows_per_file,
+        delivered_at=delivered_at,
         superseded=False,
     )
 
@@ -167,7 +167,9 @@ def _plan_file_faults(rng, opts: GenerateOptions, sources: list[str]) -> dict:
         for kind in kinds:
             for slot in order:
                 s, k = slot
-                full_first = schemas[s].mode == "full" and k == 0
+                # the first date carries every source's initial load (snapshot or backlog):
+                # losing it would leave later dates nothing to build on
+                full_first = k == 0
                 text_only = kind == "truncated_last_line" and schemas[s].format not in (
                     "csv",
                     "text",

@@ -34,16 +34,6 @@ from jobs.lake import Lake
 log = logging.getLogger(__name__)
 
 STAGE_BATCH_ROWS = 200_000
-META_COLUMNS = [
-    "_extra",
-    "_source_id",
-    "_business_date",
-    "_batch_id",
-    "_file",
-    "_row_number",
-    "_row_hash",
-    "_ingested_at",
-]
 
 QUARANTINE_ROWS_SCHEMA = T.StructType(
     [

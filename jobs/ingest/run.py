@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from jobs.config import extract_schemas
@@ -14,7 +15,11 @@ from jobs.stages import StageReport
 
 
 def ingest_date(
-    lake: Lake, landing: Path, business_date: dt.date, sources: list[str] | None = None
+    lake: Lake,
+    landing: Path,
+    business_date: dt.date,
+    sources: list[str] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> StageReport:
     """Ingest the sources delivered for ``business_date`` (all onboarded sources by default).
 
@@ -29,9 +34,13 @@ def ingest_date(
     for s in unknown:
         report.problems.append(f"{s}: delivered but not onboarded (no schemas/extracts/{s}.yaml)")
     results = []
+    show = echo or (lambda _line: None)
+    for line in SUMMARY_HEAD:
+        show("   " + line)
     for source_id in sources or sorted(schemas):
         result = ingest_source(lake, landing, source_id, business_date)
         results.append(result)
+        show("   " + summary_line(result))
         if source_id not in present:
             report.problems.append(f"{source_id}: no delivery for {business_date}")
         report.problems += [f"{source_id}: {p}" for p in result.problems]
@@ -45,19 +54,22 @@ def ingest_date(
     return report
 
 
+_HEAD = f"{'source':<12} {'files ok/all':>12} {'accepted':>10} {'quarantined':>11}  reasons"
+SUMMARY_HEAD = [_HEAD, "-" * len(_HEAD)]
+
+
+def summary_line(r: IngestResult) -> str:
+    """One source's line: files accepted of those delivered, rows, and every reason counted."""
+    ok = sum(f.status == "accepted" for f in r.files)
+    live = sum(f.status != "superseded" for f in r.files)
+    reasons = Counter()
+    for f in r.files:
+        reasons.update(f.quarantine_reasons)
+        if f.status == "rejected":
+            reasons[f"file:{f.reason_code}"] += 1
+    why = ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "-"
+    return f"{r.source_id:<12} {f'{ok}/{live}':>12} {r.rows_accepted:>10,} {r.rows_quarantined:>11,}  {why}"
+
+
 def summary_lines(results: list[IngestResult]) -> list[str]:
-    head = f"{'source':<12} {'files ok/all':>12} {'accepted':>10} {'quarantined':>11}  reasons"
-    lines = [head, "-" * len(head)]
-    for r in results:
-        ok = sum(f.status == "accepted" for f in r.files)
-        live = sum(f.status != "superseded" for f in r.files)
-        reasons = Counter()
-        for f in r.files:
-            reasons.update(f.quarantine_reasons)
-            if f.status == "rejected":
-                reasons[f"file:{f.reason_code}"] += 1
-        why = ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "-"
-        lines.append(
-            f"{r.source_id:<12} {f'{ok}/{live}':>12} {r.rows_accepted:>10,} {r.rows_quarantined:>11,}  {why}"
-        )
-    return lines
+    return SUMMARY_HEAD + [summary_line(r) for r in results]

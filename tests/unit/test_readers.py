@@ -131,3 +131,25 @@ def test_a_file_that_is_not_xlsx_is_rejected(tmp_path):
     with pytest.raises(FileRejected) as e:
         read_file(f, extract_schema("rsj_sbcb"))
     assert e.value.reason_code == "unreadable_file"
+
+
+def test_the_generators_xlsx_opens_in_openpyxl_and_calamine(tmp_path):
+    """The sample city's fast XLSX writer produces workbooks other readers accept."""
+    import openpyxl
+
+    from jobs.generate.xlsx import write_xlsx
+
+    f = tmp_path / "g.xlsx"
+    f.write_bytes(
+        write_xlsx(
+            [["个人编号", "社会保障号码", "险种类型"], ["P1", " 13<&> ", "110"], ["P2", "", "310"]]
+        )
+    )
+    ws = openpyxl.load_workbook(f, read_only=True).worksheets[0]
+    assert [list(r) for r in ws.iter_rows(values_only=True)] == [
+        ["个人编号", "社会保障号码", "险种类型"],
+        ["P1", " 13<&> ", "110"],
+        ["P2", None, "310"],
+    ]
+    _, recs = records(f, "rsj_sbcb")
+    assert recs[0].values == ["P1", " 13<&> ", "110"] and recs[1].values == ["P2", None, "310"]
