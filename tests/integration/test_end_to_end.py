@@ -15,11 +15,30 @@ pytestmark = pytest.mark.slow
 def test_generate_and_run_a_city_of_twenty_thousand(tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     cli = [sys.executable, "-m", "jobs.cli"]
-    gen = subprocess.run([*cli, "generate", "--persons", "20000", "--days", "3", "--seed", "11",
-                          "--out", str(landing)], capture_output=True, text=True, timeout=600)
+    gen = subprocess.run(
+        [
+            *cli,
+            "generate",
+            "--persons",
+            "20000",
+            "--days",
+            "3",
+            "--seed",
+            "11",
+            "--out",
+            str(landing),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert gen.returncode == 0, gen.stderr
-    run = subprocess.run([*cli, "run", "--landing", str(landing), "--lake", str(lake)],
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [*cli, "run", "--landing", str(landing), "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stderr
     for date in ("2026-11-02", "2026-11-03", "2026-11-04"):
         assert f"== {date} bronze" in run.stdout
@@ -31,9 +50,16 @@ def test_generate_and_run_a_city_of_twenty_thousand(tmp_path):
         a = audit.loc[f.file]
         assert (a.status, a.reason_code or "") == (f.expected_status, f.expected_reason), f.file
         if f.expected_status == "accepted":
-            assert a.rows_accepted == f.expected_bronze_rows and a.rows_quarantined == f.expected_quarantined_rows
+            assert (
+                a.rows_accepted == f.expected_bronze_rows
+                and a.rows_quarantined == f.expected_quarantined_rows
+            )
 
     # the first date's population snapshot arrived whole and reconciles
     hjrk = DeltaTable(str(lake / "bronze" / "gaj_hjrk")).to_pandas()
     first = truth[(truth.source_id == "gaj_hjrk") & (truth.business_date == "2026-11-02")]
-    assert (hjrk["_business_date"].astype(str) == "2026-11-02").sum() == first.expected_bronze_rows.sum() > 18_000
+    assert (
+        (hjrk["_business_date"].astype(str) == "2026-11-02").sum()
+        == first.expected_bronze_rows.sum()
+        > 18_000
+    )
