@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import logging
 import re
+import shutil
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -245,6 +246,23 @@ class Lake:
         if self._run is not None:
             self._run.wrote(table, self.version(table))
 
+    def checkpoint(self, df: DataFrame, name: str = "checkpoint") -> DataFrame:
+        """Materialise ``df`` as Parquet in the run's staging area and return a frame reading it.
+
+        Sail plans a frame used by several branches once per branch, and it does not cut a long
+        plan short: a plan that explodes candidates over a few hundred rows can be expanded over
+        every row upstream. Reading a checkpoint back keeps later steps small and fast. Staged
+        files are removed when the run ends (or with the next one).
+        """
+        folder = (
+            self.root
+            / "_staging"
+            / (self._run.run_id if self._run else "adhoc")
+            / f"{name}-{uuid.uuid4().hex}"
+        )
+        df.write.mode("overwrite").parquet(str(folder))
+        return self.spark.read.parquet(str(folder))
+
     # ---------------------------------------------------------------- runs and lineage
     @contextlib.contextmanager
     def run(
@@ -274,6 +292,7 @@ class Lake:
             self._run = None
             record.finish(status)
             self._persist_run(record)
+            shutil.rmtree(self.root / "_staging" / record.run_id, ignore_errors=True)
 
     def _persist_run(self, record: RunRecord) -> None:
         runs = self.spark.createDataFrame([record.run_row()], RUNS_SCHEMA)

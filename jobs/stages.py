@@ -43,6 +43,13 @@ def _bronze(ctx: RunContext, business_date: dt.date) -> StageReport:
     return ingest_date(ctx.lake, ctx.landing, business_date, echo=ctx.echo)
 
 
+def _base(ctx: RunContext, business_date: dt.date) -> StageReport:
+    from jobs.base.run import build_base
+
+    return build_base(ctx.lake, business_date, echo=ctx.echo)
+
+
 STAGES: list[Stage] = [
     Stage("bronze", "ingest every source's delivery into bronze, quarantine and audit", _bronze),
+    Stage("base", "base libraries: person links, 人口库, 法人库, 电子证照库", _base),
 ]

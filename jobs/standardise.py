@@ -2,6 +2,10 @@
 tables and names. No Python UDFs: the check-character algorithms are expressions, so they run
 inside the engine (Sail or Spark) at full speed.
 
+Casts of delivered text use ``try_cast``: under ANSI semantics (Spark 4's default) a plain cast
+of ``''`` or ``'X'`` raises, and Sail evaluates every branch of a CASE WHEN, so guarding a
+cast with ``when`` is not enough.
+
 Each function takes and returns a :class:`pyspark.sql.Column`. Tests compare them with
 python-stdnum on generated identifiers and with the standards' own rules.
 """
@@ -9,7 +13,7 @@ python-stdnum on generated identifiers and with the standards' own rules.
 from __future__ import annotations
 
 import re
-from functools import lru_cache, reduce
+from functools import lru_cache
 
 import yaml
 from pyspark.sql import Column
@@ -24,6 +28,15 @@ ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 ORG_WEIGHTS = [3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def balanced_sum(cols: list[Column]) -> Column:
+    """The sum of columns as a balanced tree: a left-deep chain of 17 additions, nested in
+    further expressions, exceeds Spark Connect's protobuf nesting limit."""
+    if len(cols) == 1:
+        return cols[0]
+    mid = len(cols) // 2
+    return balanced_sum(cols[:mid]) + balanced_sum(cols[mid:])
 
 
 # ------------------------------------------------------------------------------ text and names
@@ -52,9 +65,8 @@ def id_normalise(c: Column) -> Column:
 
 def id_check_char(body17: Column) -> Column:
     """The ISO 7064 MOD 11-2 check character of a 17-digit body."""
-    total = reduce(
-        lambda a, b: a + b,
-        [F.substring(body17, i + 1, 1).cast("int") * w for i, w in enumerate(ID_WEIGHTS)],
+    total = balanced_sum(
+        [F.substring(body17, i + 1, 1).try_cast("int") * w for i, w in enumerate(ID_WEIGHTS)],
     )
     return F.substring(F.lit("10X98765432"), (total % 11 + 1).cast("int"), 1)
 
@@ -66,7 +78,7 @@ def id_birth_date(c: Column) -> Column:
 
 def id_sex(c: Column) -> Column:
     """``1`` for an odd sequence digit (men), ``2`` for even (women)."""
-    return F.when(F.substring(c, 17, 1).cast("int") % 2 == 1, "1").otherwise("2")
+    return F.when(F.substring(c, 17, 1).try_cast("int") % 2 == 1, "1").otherwise("2")
 
 
 def id_is_valid(c: Column, as_of: Column | None = None) -> Column:
@@ -95,8 +107,7 @@ def _index_in(alphabet: str, ch: Column) -> Column:
 
 def org_code_check_char(body8: Column) -> Column:
     """GB 11714 check character of an 8-character organisation code body."""
-    total = reduce(
-        lambda a, b: a + b,
+    total = balanced_sum(
         [
             _index_in("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", F.substring(body8, i + 1, 1)) * w
             for i, w in enumerate(ORG_WEIGHTS)
@@ -107,8 +118,7 @@ def org_code_check_char(body8: Column) -> Column:
 
 
 def uscc_check_char(body17: Column) -> Column:
-    total = reduce(
-        lambda a, b: a + b,
+    total = balanced_sum(
         [
             _index_in(USCC_ALPHABET, F.substring(body17, i + 1, 1)) * w
             for i, w in enumerate(USCC_WEIGHTS)
@@ -167,7 +177,7 @@ def parse_timestamp(c: Column, formats: list[str]) -> Column:
     tries = []
     for fmt in formats:
         regex, fields = _format_regex(fmt)
-        part = {f: F.regexp_extract(t, regex, k + 1).cast("int") for k, f in enumerate(fields)}
+        part = {f: F.regexp_extract(t, regex, k + 1).try_cast("int") for k, f in enumerate(fields)}
         ts = F.try_make_timestamp(
             part["year"],
             part["month"],

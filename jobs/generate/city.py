@@ -391,6 +391,10 @@ def _marriage_backlog(city: City) -> None:
             i = current.get(int(husband), -1) if sp >= 0 else -1
             if i >= 0 and ev[i][1] <= sp_day:
                 ev[i] = ("IA", int(rng.integers(sp_day + 30, start)), ev[i][2], ev[i][3])
+            elif i < 0 and sp >= 0:  # the remarriage is registered after the divorce
+                wife = sp if husband == person else person
+                current[int(husband)] = len(ev)
+                ev.append(("IA", int(rng.integers(sp_day + 30, start)), int(husband), int(wife)))
     p.loc[exes[keep], "marital"] = "40"
     # a few reissued certificates
     ia = [e for e in ev if e[0] == "IA"]

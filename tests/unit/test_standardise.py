@@ -153,3 +153,12 @@ def test_names_lose_spaces_and_fullwidth_and_nothing_else(spark):
         "欧阳·娜娜",
         None,
     ]
+
+
+def test_garbage_never_raises(spark):
+    """Delivered text is anything: the expressions return null/False, they do not fail."""
+    raw = ["", "X", "abc", "１２", "2023-xx-01", "130902ABCDEFGHIJKL", None, "9" * 40]
+    assert values(spark, raw, lambda c: S.id_is_valid(S.id_normalise(c))) == [False] * 8
+    assert values(spark, raw, lambda c: S.uscc_is_valid(S.uscc_normalise(c))) == [False] * 8
+    assert values(spark, raw, lambda c: S.parse_date(c, ["%Y-%m-%d", "%Y%m%d"])) == [None] * 8
+    assert len(values(spark, raw, lambda c: S.id_upgrade_15(S.id_normalise(c)))) == 8
