@@ -45,8 +45,9 @@ test-all: $(STAMP)  ## everything
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)  ## ingestion throughput and peak memory at 100k and 1M persons
+bench: $(STAMP)  ## ingestion and base-build time and peak memory at 100k and 1M persons
 	$(PY) bench/ingest_bench.py --persons 100000 1000000
+	$(PY) bench/base_bench.py --persons 100000 1000000
 
 clean:
 	rm -rf var .pytest_cache

@@ -187,5 +187,47 @@ def vacuum(table: str, lake_dir: Path, retention_hours: int, apply: bool) -> Non
     click.echo(f"{'removed' if apply else 'would remove'} {len(files)} file(s)")
 
 
+@main.command()
+@click.argument("kind", type=click.Choice(["person", "legal-person", "licence"]))
+@click.argument("key")
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("--as-of", callback=_date, help="The state on this business date (default: latest).")
+@click.option(
+    "--unmasked", is_flag=True, help="Show sensitive values in clear (requires the right role)."
+)
+def show(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
+    """Print one base-library record, masked by default, optionally as of a past date."""
+    from pyspark.sql import functions as F
+
+    from jobs.base.history import NoHistory, read_as_of, version_as_of
+    from jobs.engine import get_spark
+    from jobs.lake import Lake
+    from jobs.masking import MASKS
+
+    table, column = {
+        "person": ("silver.person", "person_id"),
+        "legal-person": ("silver.legal_person", "uscc"),
+        "licence": ("silver.licence", "licence_uid"),
+    }[kind]
+    lake = Lake(lake_dir, get_spark())
+    try:
+        df = read_as_of(lake, table, as_of)
+        held = version_as_of(lake, table, as_of)[1] if as_of else None
+    except NoHistory as e:
+        raise click.ClickException(str(e)) from None
+    rows = df.filter(F.col(column) == key.strip().upper()).collect()
+    if not rows:
+        raise click.ClickException(
+            f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else "")
+        )
+    click.echo(f"{table}" + (f" as of {as_of} (built for {held})" if as_of else ""))
+    for name, value in rows[0].asDict().items():
+        if not unmasked and name in MASKS:
+            value = MASKS[name](value)
+        click.echo(f"  {name:<24} {'' if value is None else value}")
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,56 @@
+"""The state of a base library on any past business date.
+
+Each business date's build overwrites silver.person, silver.legal_person and silver.licence and
+records, in lineage.runs, the Delta version it wrote. The table as of a date is the version
+written by the latest successful build for the latest business date on or before it: Delta
+time travel behind a function. (Vacuum with a retention longer than the history you keep.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.lake import Lake
+
+JOBS = {
+    "silver.person": "base.person",
+    "silver.person_link": "base.person",
+    "silver.legal_person": "base.legal_person",
+    "silver.licence": "base.licence",
+}
+
+
+class NoHistory(LookupError):
+    """No build of the table on or before the date."""
+
+
+def version_as_of(lake: Lake, table: str, as_of: dt.date) -> tuple[int, dt.date]:
+    """(Delta version, business date it holds) of ``table`` for ``as_of``."""
+    runs = (
+        lake.read("lineage.runs")
+        .filter(
+            (F.col("job") == JOBS[table])
+            & (F.col("status") == "success")
+            & (F.col("business_date") <= F.lit(as_of))
+        )
+        .orderBy(F.col("business_date").desc(), F.col("ended_at").desc())
+        .limit(1)
+        .collect()
+    )
+    if not runs:
+        raise NoHistory(f"{table} has no build on or before {as_of}")
+    for item in runs[0]["outputs"].split(","):
+        name, _, version = item.partition("@")
+        if name == table and version:
+            return int(version), runs[0]["business_date"]
+    raise NoHistory(f"the build of {runs[0]['business_date']} did not record a version of {table}")
+
+
+def read_as_of(lake: Lake, table: str, as_of: dt.date | None) -> DataFrame:
+    if as_of is None:
+        return lake.read(table)
+    version, _ = version_as_of(lake, table, as_of)
+    return lake.read(table, version=version)
