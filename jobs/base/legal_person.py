@@ -141,7 +141,14 @@ def _resolve_codes(rec: DataFrame, checkpoint, licence_names: DataFrame) -> Data
         .drop("n")
     )
     rec = rec.join(unique, F.col("name") == F.col("k_name"), "left")
-    return rec.withColumn("uscc", F.coalesce("_uscc", "by_name"))
+    method = (
+        F.when(F.col("_valid"), "exact_code")
+        .when(F.col("by_reg_no").isNotNull(), "reg_no")
+        .when(F.col("_rebuilt").isNotNull(), "taxpayer_no")
+        .when(F.col("by_name").isNotNull(), "name")
+        .otherwise("unresolved")
+    )
+    return rec.withColumn("uscc", F.coalesce("_uscc", "by_name")).withColumn("match_method", method)
 
 
 def _licence_names(lake: Lake, as_of: dt.date) -> DataFrame:
@@ -155,15 +162,19 @@ def _licence_names(lake: Lake, as_of: dt.date) -> DataFrame:
     return lic.filter(S.uscc_is_valid(F.col("by_name")) & F.col("k_name").isNotNull())
 
 
-def build_legal_person(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
+def legal_person_records(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
+    """Every current record of the three registries with its resolved code and how it was found."""
     # checkpoints: _resolve_codes joins the records with frames derived from themselves, a
     # self-join that Sail mis-resolves ("No field named #n") unless the records are materialised
     rec = lake.checkpoint(_records(lake, as_of, links), "legal-person-records")
-    rec = lake.checkpoint(
-        _resolve_codes(rec, lake.checkpoint, _licence_names(lake, as_of)), "legal-person-names"
-    )
+    rec = _resolve_codes(rec, lake.checkpoint, _licence_names(lake, as_of))
     rec = rec.withColumn("entity_id", F.coalesce("uscc", "code", "reg_no"))
     rec = rec.withColumn("legal_rep_id", F.coalesce("rep_person_id", "rep_delivered"))
+    return lake.checkpoint(rec, "legal-person-names")
+
+
+def build_legal_person(rec: DataFrame) -> DataFrame:
+    """silver.legal_person from the resolved records (legal_person_records)."""
     claims = None
     for a in ATTRIBUTES:
         value = F.substring("entity_id", 3, 6) if a == "region_code" else F.col(a)
@@ -192,5 +203,59 @@ def build_legal_person(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFram
         "tax_status",
         "region_code",
         *[f"{a}_source" for a in WITH_SOURCE],
-        F.lit(as_of).alias("_business_date"),
     )
+
+
+def legal_person_links(lake: Lake, rec: DataFrame, known: DataFrame, as_of: dt.date) -> DataFrame:
+    """silver.legal_person_link: every record and reference naming a legal person, resolved.
+
+    The registries' own records (role ``subject``) with the method that found their code
+    (``exact_code`` | ``reg_no`` | ``taxpayer_no`` | ``name`` | ``unresolved``), and the
+    references other sources make: employers in 参保 (``employer``) and licence holders
+    (``holder``), ``exact_code`` when the code names a known legal person, else ``unresolved``.
+    """
+    subjects = rec.select(
+        "source_id",
+        "_business_date",
+        "_file",
+        "_row_number",
+        F.lit("subject").alias("role"),
+        F.col("code").alias("code_delivered"),
+        "uscc",
+        "match_method",
+    )
+    codes = known.filter(F.col("uscc").isNotNull()).select(F.col("uscc").alias("_known")).distinct()
+    refs = []
+    for source_id, column, role, when in (
+        ("rsj_sbcb", "employer_uscc", "employer", None),
+        ("zwfw_dzzz", "holder_code", "holder", ("holder_code_type", "001")),
+    ):
+        rows = current_rows(lake, source_id, as_of)
+        if when:
+            rows = rows.filter(S.clean_text(F.col(when[0])) == when[1])
+        refs.append(
+            rows.select(
+                F.lit(source_id).alias("source_id"),
+                "_business_date",
+                "_file",
+                "_row_number",
+                F.lit(role).alias("role"),
+                S.uscc_normalise(F.col(column)).alias("code_delivered"),
+            ).filter(F.col("code_delivered").isNotNull())
+        )
+    others = (
+        refs[0].unionByName(refs[1]).join(codes, F.col("code_delivered") == F.col("_known"), "left")
+    )
+    others = others.select(
+        "source_id",
+        "_business_date",
+        "_file",
+        "_row_number",
+        "role",
+        "code_delivered",
+        F.col("_known").alias("uscc"),
+        F.when(F.col("_known").isNotNull(), "exact_code")
+        .otherwise("unresolved")
+        .alias("match_method"),
+    )
+    return subjects.unionByName(others)

@@ -6,7 +6,8 @@ valid-to date on the business date). Departmental records imply licences the pla
 hold: a marriage registration two 结婚证 (or 离婚证), a birth certificate the 出生医学证明 (holder:
 the mother), an enterprise its 营业执照. When the platform has no licence of that type and number
 for that holder, the implied one is listed with ``licence_uid`` empty, ``issued_by_platform``
-false and ``licence_source`` naming the department's source. ``holder_known`` says whether the
+false and ``licence_source`` naming the department's source. ``licence_key`` is the identifier,
+or ``implied:<type>:<number>:<holder>`` for an implied licence. ``holder_known`` says whether the
 holder is a person of silver.person or a legal person of silver.legal_person.
 """
 
@@ -145,6 +146,10 @@ def build_licence(
         .unionByName(legal.filter(F.col("uscc").isNotNull()).select(F.col("uscc").alias("_h")))
         .distinct()
     )
+    key = F.coalesce(
+        F.col("licence_uid"),
+        F.concat_ws(":", F.lit("implied"), "licence_type", "licence_no", "holder_code"),
+    )
     return (
         everything.join(
             holders.withColumn("holder_known", F.lit(True)),
@@ -153,5 +158,5 @@ def build_licence(
         )
         .drop("_h")
         .withColumn("holder_known", F.coalesce("holder_known", F.lit(False)))
-        .withColumn("_business_date", F.lit(as_of))
+        .withColumn("licence_key", key)
     )

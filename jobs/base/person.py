@@ -270,5 +270,4 @@ def build_person(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
         F.col("death_date").cast("date").alias("death_date"),
         F.coalesce(F.col("reg_status") == "active", F.lit(False)).alias("is_resident"),
         *[F.col(f"{a}_source") for a in WITH_SOURCE],
-        F.lit(as_of).alias("_business_date"),
     )

@@ -4,35 +4,62 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pyspark.sql import functions as F
-
-from jobs.base.legal_person import build_legal_person
+from jobs.base.legal_person import build_legal_person, legal_person_links, legal_person_records
 from jobs.base.licence import build_licence
 from jobs.base.link import link_persons, person_references
 from jobs.base.person import build_person
 from jobs.lake import Lake
 from jobs.stages import StageReport
 
+LINK_KEYS = ["source_id", "_file", "_row_number", "role"]
+
 
 def build_base(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
-    """Rebuild the base libraries as of ``business_date`` (idempotent: each is replaced)."""
+    """Rebuild the base libraries as of ``business_date``.
+
+    Idempotent and incremental: each table is made equal to that date's build by writing only
+    the rows that changed (Lake.apply_changes); a rebuild of the same date writes nothing.
+    """
     show = echo or (lambda _line: None)
     report = StageReport("base", business_date)
+    changes: dict[str, dict] = {}
     with lake.run("base.person", business_date=business_date):
         refs = lake.checkpoint(person_references(lake, business_date), "person-references")
         links = link_persons(refs, business_date, checkpoint=lake.checkpoint)
-        lake.overwrite(links.withColumn("_as_of", F.lit(business_date)), "silver.person_link")
+        changes["silver.person_link"] = lake.apply_changes(
+            links, "silver.person_link", keys=LINK_KEYS, changed_on=business_date
+        )
         links = lake.read("silver.person_link")
-        lake.overwrite(build_person(lake, links, business_date), "silver.person")
+        changes["silver.person"] = lake.apply_changes(
+            build_person(lake, links, business_date),
+            "silver.person",
+            keys=["person_id"],
+            changed_on=business_date,
+        )
     with lake.run("base.legal_person", business_date=business_date):
         links = lake.read("silver.person_link")
-        lake.overwrite(build_legal_person(lake, links, business_date), "silver.legal_person")
+        records = legal_person_records(lake, links, business_date)
+        changes["silver.legal_person"] = lake.apply_changes(
+            build_legal_person(records),
+            "silver.legal_person",
+            keys=["entity_id"],
+            changed_on=business_date,
+        )
+        known = lake.read("silver.legal_person")
+        changes["silver.legal_person_link"] = lake.apply_changes(
+            legal_person_links(lake, records, known, business_date),
+            "silver.legal_person_link",
+            keys=LINK_KEYS,
+            changed_on=business_date,
+        )
     with lake.run("base.licence", business_date=business_date):
         links = lake.read("silver.person_link")
         licences = build_licence(
             lake, links, lake.read("silver.person"), lake.read("silver.legal_person"), business_date
         )
-        lake.overwrite(licences, "silver.licence")
+        changes["silver.licence"] = lake.apply_changes(
+            licences, "silver.licence", keys=["licence_key"], changed_on=business_date
+        )
     methods = {
         r["match_method"]: r["count"] for r in links.groupBy("match_method").count().collect()
     }
@@ -50,6 +77,12 @@ def build_base(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
             for r in sorted(lic)
         ),
     ]
+    lines.append(
+        "changed: "
+        + "; ".join(
+            f"{t} +{c['inserted_or_updated']:,} -{c['deleted']:,}" for t, c in changes.items()
+        )
+    )
     for line in lines:
         show("   " + line)
     report.lines += lines

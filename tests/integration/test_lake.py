@@ -128,3 +128,27 @@ def test_a_failed_run_is_recorded_as_failed(lake, spark):
 def test_table_names_are_checked(lake):
     with pytest.raises(ValueError):
         lake.path("../etc/passwd")
+
+
+def test_checkpoint_keeps_the_schema_of_an_empty_frame(lake, spark):
+    empty = spark.createDataFrame([], "id int, v string")
+    back = lake.checkpoint(empty, "empty")
+    assert back.columns == ["id", "v"] and back.count() == 0
+
+
+def test_apply_changes_writes_only_what_changed(lake, spark):
+    d1, d2 = dt.date(2026, 11, 2), dt.date(2026, 11, 3)
+    df = lambda rows: spark.createDataFrame(rows, "id int, v string")  # noqa: E731
+    assert lake.apply_changes(
+        df([(1, "a"), (2, "b"), (3, "c")]), "t.c", keys=["id"], changed_on=d1
+    ) == {"inserted_or_updated": 3, "deleted": 0}
+    assert lake.apply_changes(
+        df([(1, "a"), (2, "B"), (4, "d")]), "t.c", keys=["id"], changed_on=d2
+    ) == {"inserted_or_updated": 2, "deleted": 1}
+    got = sorted((r["id"], r["v"], r["_changed_on"]) for r in lake.read("t.c").collect())
+    assert got == [(1, "a", d1), (2, "B", d2), (4, "d", d2)]
+    version = lake.version("t.c")
+    assert lake.apply_changes(
+        df([(1, "a"), (2, "B"), (4, "d")]), "t.c", keys=["id"], changed_on=d2
+    ) == {"inserted_or_updated": 0, "deleted": 0}
+    assert lake.version("t.c") == version  # an unchanged rebuild writes nothing
