@@ -37,69 +37,66 @@ ATTRIBUTES = [
 WITH_SOURCE = ["name", "legal_rep_name", "reg_status", "tax_status"]
 
 
+def _none() -> F.Column:
+    return F.lit(None).cast("string")
+
+
+# Each registry's record in one shape: the columns each source supplies (others are null).
+RECORD_COLUMNS = [
+    "code",
+    "reg_no",
+    "name",
+    "org_kind",
+    "legal_rep_name",
+    "rep_delivered",
+    "founded_on",
+    "reg_status",
+    "tax_status",
+]
+SOURCES = {
+    "scjgj_qydj": lambda: {
+        "code": S.uscc_normalise(F.col("uscc")),
+        "reg_no": S.clean_name(F.col("reg_no")),
+        "org_kind": F.lit("enterprise"),
+        "founded_on": S.parse_date(F.col("founded_on"), ["%Y-%m-%d", "%Y年%m月%d日"]).cast(
+            "string"
+        ),
+        "reg_status": S.map_code(F.col("reg_status"), "enterprise_status"),
+    },
+    "mzj_shzz": lambda: {
+        "code": S.uscc_normalise(F.col("uscc")),
+        "org_kind": F.lit("social_org"),
+        "founded_on": S.parse_date(F.col("founded_on"), ["%Y-%m-%d"]).cast("string"),
+        "reg_status": S.map_code(F.col("reg_status"), "social_org_status"),
+    },
+    "swj_swdj": lambda: {
+        "code": S.uscc_normalise(F.col("taxpayer_id")),
+        "tax_status": S.map_code(F.col("tax_status"), "tax_status"),
+    },
+}
+
+
 def _records(lake: Lake, as_of: dt.date, links: DataFrame) -> DataFrame:
-    """Every current legal-person record of the three sources in one shape."""
+    """Every current legal-person record of the three registries in one shape."""
     rep = links.filter(F.col("role") == "legal_rep").select(
         "source_id", "_file", "_row_number", F.col("person_id").alias("rep_person_id")
     )
-    frames = []
-    qydj = current_rows(lake, "scjgj_qydj", as_of)
-    frames.append(
-        qydj.select(
-            F.lit("scjgj_qydj").alias("source_id"),
+    out = None
+    for source_id, columns in SOURCES.items():
+        given = {
+            "name": S.clean_name(F.col("name")),
+            "legal_rep_name": S.clean_name(F.col("legal_rep_name")),
+            "rep_delivered": S.id_normalise(F.col("legal_rep_id")),
+            **columns(),
+        }
+        frame = current_rows(lake, source_id, as_of).select(
+            F.lit(source_id).alias("source_id"),
             "_business_date",
             "_file",
             "_row_number",
-            S.uscc_normalise(F.col("uscc")).alias("code"),
-            S.clean_name(F.col("reg_no")).alias("reg_no"),
-            S.clean_name(F.col("name")).alias("name"),
-            F.lit("enterprise").alias("org_kind"),
-            S.clean_name(F.col("legal_rep_name")).alias("legal_rep_name"),
-            S.id_normalise(F.col("legal_rep_id")).alias("rep_delivered"),
-            S.parse_date(F.col("founded_on"), ["%Y-%m-%d", "%Y年%m月%d日"])
-            .cast("string")
-            .alias("founded_on"),
-            S.map_code(F.col("reg_status"), "enterprise_status").alias("reg_status"),
-            F.lit(None).cast("string").alias("tax_status"),
+            *[given.get(c, _none()).alias(c) for c in RECORD_COLUMNS],
         )
-    )
-    shzz = current_rows(lake, "mzj_shzz", as_of)
-    frames.append(
-        shzz.select(
-            F.lit("mzj_shzz").alias("source_id"),
-            "_business_date",
-            "_file",
-            "_row_number",
-            S.uscc_normalise(F.col("uscc")).alias("code"),
-            F.lit(None).cast("string").alias("reg_no"),
-            S.clean_name(F.col("name")).alias("name"),
-            F.lit("social_org").alias("org_kind"),
-            S.clean_name(F.col("legal_rep_name")).alias("legal_rep_name"),
-            S.id_normalise(F.col("legal_rep_id")).alias("rep_delivered"),
-            S.parse_date(F.col("founded_on"), ["%Y-%m-%d"]).cast("string").alias("founded_on"),
-            S.map_code(F.col("reg_status"), "social_org_status").alias("reg_status"),
-            F.lit(None).cast("string").alias("tax_status"),
-        )
-    )
-    swdj = current_rows(lake, "swj_swdj", as_of)
-    frames.append(
-        swdj.select(
-            F.lit("swj_swdj").alias("source_id"),
-            "_business_date",
-            "_file",
-            "_row_number",
-            S.uscc_normalise(F.col("taxpayer_id")).alias("code"),
-            F.lit(None).cast("string").alias("reg_no"),
-            S.clean_name(F.col("name")).alias("name"),
-            F.lit(None).cast("string").alias("org_kind"),
-            S.clean_name(F.col("legal_rep_name")).alias("legal_rep_name"),
-            S.id_normalise(F.col("legal_rep_id")).alias("rep_delivered"),
-            F.lit(None).cast("string").alias("founded_on"),
-            F.lit(None).cast("string").alias("reg_status"),
-            S.map_code(F.col("tax_status"), "tax_status").alias("tax_status"),
-        )
-    )
-    out = frames[0].unionByName(frames[1]).unionByName(frames[2])
+        out = frame if out is None else out.unionByName(frame)
     return out.join(rep, ["source_id", "_file", "_row_number"], "left")
 
 

@@ -43,6 +43,25 @@ MARITAL_CATEGORY = {
 }
 
 
+def _claim(df: DataFrame, attribute: str, source, value) -> DataFrame:
+    """Claims (entity_id, attribute, source_id, value, _business_date) from rows with person_id."""
+    src = F.lit(source) if isinstance(source, str) else source
+    return df.select(
+        F.col("person_id").alias("entity_id"),
+        F.lit(attribute).alias("attribute"),
+        src.alias("source_id"),
+        value.cast("string").alias("value"),
+        "_business_date",
+    )
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df)
+    return out
+
+
 def _claims_from_links(links: DataFrame) -> DataFrame:
     """Name, sex and birth date as each source states them, and as the ID number implies.
 
@@ -53,53 +72,33 @@ def _claims_from_links(links: DataFrame) -> DataFrame:
         {s for v in authority_conf()["person"].values() if isinstance(v, list) for s in v}
     )
     linked = links.filter(F.col("person_id").isNotNull() & F.col("source_id").isin(used))
+    day_precision = F.coalesce(F.col("birth_precision"), F.lit("day")) == "day"
     stated = [
-        linked.select(
-            F.col("person_id").alias("entity_id"),
-            F.lit(a).alias("attribute"),
-            "source_id",
-            v.alias("value"),
-            "_business_date",
-        )
-        for a, v in (
-            ("name", F.col("name")),
-            ("sex", F.col("sex")),
-            (
-                "birth_date",
-                F.when(
-                    F.coalesce(F.col("birth_precision"), F.lit("day")) == "day",
-                    F.col("birth_date").cast("string"),
-                ),
-            ),
-        )
+        _claim(linked, "name", F.col("source_id"), F.col("name")),
+        _claim(linked, "sex", F.col("source_id"), F.col("sex")),
+        _claim(
+            linked, "birth_date", F.col("source_id"), F.when(day_precision, F.col("birth_date"))
+        ),
     ]
-    stated = [df.filter(F.col("value").isNotNull()) for df in stated]
     ids = linked.groupBy("person_id").agg(F.max("_business_date").alias("_business_date"))
     implied = [
-        ids.select(
-            F.col("person_id").alias("entity_id"),
-            F.lit(a).alias("attribute"),
-            F.lit("id_number").alias("source_id"),
-            v.alias("value"),
-            "_business_date",
-        )
-        for a, v in (
-            ("sex", S.id_sex(F.col("person_id"))),
-            ("birth_date", S.id_birth_date(F.col("person_id")).cast("string")),
-        )
+        _claim(ids, "sex", "id_number", S.id_sex(F.col("person_id"))),
+        _claim(ids, "birth_date", "id_number", S.id_birth_date(F.col("person_id"))),
     ]
-    out = stated[0]
-    for df in stated[1:] + implied:
-        out = out.unionByName(df)
-    return out
+    return _union([df.filter(F.col("value").isNotNull()) for df in stated] + implied)
+
+
+def _subject_rows(rows: DataFrame, links: DataFrame, source_id: str) -> DataFrame:
+    """A source's rows with the person_id their subject was linked to."""
+    subj = links.filter((F.col("source_id") == source_id) & F.col("person_id").isNotNull()).select(
+        "_file", "_row_number", "person_id"
+    )
+    return rows.join(subj, ["_file", "_row_number"])
 
 
 def _claims_from_hjrk(hjrk: DataFrame, links: DataFrame) -> DataFrame:
     """户籍 attributes of each linked resident record."""
-    subj = links.filter((F.col("source_id") == "gaj_hjrk") & F.col("person_id").isNotNull()).select(
-        "_file", "_row_number", "person_id"
-    )
-    rows = hjrk.join(subj, ["_file", "_row_number"])
+    rows = _subject_rows(hjrk, links, "gaj_hjrk")
     status = S.map_code(F.col("reg_status"), "person_reg_status")
     values = {
         "ethnicity": S.map_code(F.col("ethnicity"), "ethnicity"),
@@ -114,51 +113,26 @@ def _claims_from_hjrk(hjrk: DataFrame, links: DataFrame) -> DataFrame:
             status.isNotNull(), F.when(status == "deceased", "true").otherwise("false")
         ),
         "death_date": F.when(
-            status == "deceased", S.parse_date(F.col("deregistered_on"), ["%Y%m%d"]).cast("string")
+            status == "deceased", S.parse_date(F.col("deregistered_on"), ["%Y%m%d"])
         ),
         "reg_status": status,
     }
-    frames = [
-        rows.select(
-            F.col("person_id").alias("entity_id"),
-            F.lit(a).alias("attribute"),
-            F.lit("gaj_hjrk").alias("source_id"),
-            v.alias("value"),
-            "_business_date",
-        )
-        for a, v in values.items()
-    ]
-    out = frames[0]
-    for df in frames[1:]:
-        out = out.unionByName(df)
-    return out
+    return _union([_claim(rows, a, "gaj_hjrk", v) for a, v in values.items()])
 
 
 def _claims_from_deaths(swzm: DataFrame, links: DataFrame, as_of: dt.date) -> DataFrame:
-    subj = links.filter((F.col("source_id") == "wjw_swzm") & F.col("person_id").isNotNull()).select(
-        "_file", "_row_number", "person_id"
-    )
-    rows = swzm.join(subj, ["_file", "_row_number"]).withColumn(
+    rows = _subject_rows(swzm, links, "wjw_swzm").withColumn(
         "d", S.parse_date(F.col("death_date"), ["%Y-%m-%d"])
     )
     rows = rows.withColumn(
         "d", F.when(F.col("d") <= F.lit(as_of), F.col("d"))
     )  # future: flagged, not used
-    death = rows.select(
-        F.col("person_id").alias("entity_id"),
-        F.lit("death_date").alias("attribute"),
-        F.lit("wjw_swzm").alias("source_id"),
-        F.col("d").cast("string").alias("value"),
-        "_business_date",
+    return _union(
+        [
+            _claim(rows, "death_date", "wjw_swzm", F.col("d")),
+            _claim(rows, "is_deceased", "wjw_swzm", F.lit("true")),
+        ]
     )
-    dead = rows.select(
-        F.col("person_id").alias("entity_id"),
-        F.lit("is_deceased").alias("attribute"),
-        F.lit("wjw_swzm").alias("source_id"),
-        F.lit("true").alias("value"),
-        "_business_date",
-    )
-    return death.unionByName(dead)
 
 
 def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) -> DataFrame:
