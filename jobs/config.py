@@ -179,3 +179,13 @@ def extract_schema(source_id: str) -> ExtractSchema:
 def catalog() -> dict[str, CatalogEntry]:
     """The catalogue entries of all sources, by source_id."""
     return _catalog(project_dir())
+
+
+@lru_cache(maxsize=16)
+def _conf_file(root: Path, name: str) -> dict:
+    return _load_yaml(root / "conf" / name)
+
+
+def conf_file(name: str) -> dict:
+    """A settings file of conf/ (codes.yaml, references.yaml, authority.yaml...), loaded once."""
+    return _conf_file(project_dir(), name)

@@ -15,11 +15,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-import yaml
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from jobs.config import project_dir
+from jobs.config import conf_file
 
 FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))  # ！ … ～
 HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F))  # ! … ~
@@ -200,14 +199,8 @@ def date_formats(parser: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ code tables
-@lru_cache(maxsize=4)
-def _code_tables(root) -> dict[str, dict[str, str]]:
-    with (root / "conf" / "codes.yaml").open(encoding="utf-8") as f:
-        return {k: {str(a): str(b) for a, b in v.items()} for k, v in yaml.safe_load(f).items()}
-
-
 def code_table(name: str) -> dict[str, str]:
-    return _code_tables(project_dir())[name]
+    return {str(a): str(b) for a, b in conf_file("codes.yaml")[name].items()}
 
 
 def map_code(c: Column, table: str) -> Column:

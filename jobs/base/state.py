@@ -9,13 +9,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
-import yaml
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.config import extract_schema, project_dir
+from jobs.config import conf_file, extract_schema
 from jobs.lake import Lake
 
 
@@ -61,15 +59,9 @@ def _snapshot_dates(lake: Lake, source_id: str, as_of: dt.date) -> list[tuple[dt
     return sorted((r["business_date"], bool(r["complete"])) for r in rows)
 
 
-@lru_cache(maxsize=4)
-def _yaml(root, name: str) -> dict:
-    with (root / "conf" / name).open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
 def references_conf() -> dict:
-    return _yaml(project_dir(), "references.yaml")
+    return conf_file("references.yaml")
 
 
 def authority_conf() -> dict:
-    return _yaml(project_dir(), "authority.yaml")
+    return conf_file("authority.yaml")
