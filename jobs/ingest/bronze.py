@@ -108,6 +108,7 @@ class IngestResult:
     files: list[FileOutcome]
     snapshot_complete: bool | None  # None for incremental sources
     problems: list[str] = field(default_factory=list)
+    missing_parts: str | None = None  # why the delivery has fewer files than its `parts`
 
     @property
     def rows_accepted(self) -> int:
@@ -423,11 +424,12 @@ def ingest_source(
             sorted(outcomes, key=lambda o: o.file),
             _snapshot_complete(schema, latest, outcomes),
         )
-        if delivery and len(latest) < next(iter(latest.values())).parts:
-            result.problems.append(
-                f"delivery {delivery} announced {next(iter(latest.values())).parts} "
-                f"parts but {len(latest)} arrived"
+        announced = next(iter(latest.values())).parts if latest else 0
+        if delivery and len(latest) < announced:
+            result.missing_parts = (
+                f"delivery {delivery} announced {announced} parts but {len(latest)} arrived"
             )
+            result.problems.append(result.missing_parts)
         if result.snapshot_complete is False:
             result.problems.append("full snapshot incomplete: absent records are not deletions")
         with lake.run(
@@ -554,14 +556,14 @@ def _write_slices(
         for o in result.files
         if o.status == "rejected"
     ]
-    if result.problems and any("parts" in p for p in result.problems):
+    if result.missing_parts:
         rejected.append(
             {
                 "source_id": schema.source_id,
                 "business_date": date,
                 "file": f"{result.batch_id} (missing parts)",
                 "reason_code": "parts_missing",
-                "reason": "; ".join(p for p in result.problems if "parts" in p),
+                "reason": result.missing_parts,
                 "detected_at": now,
             }
         )
