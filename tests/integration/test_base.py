@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 
 import pandas as pd
 import yaml
@@ -15,6 +13,8 @@ from jobs.base.history import version_as_of
 from jobs.base.link import person_references
 from jobs.base.person import build_person
 from jobs.config import PACKAGE_ROOT
+
+from .test_cli import govlake
 
 LAST = dt.date(2026, 11, 4)
 METHODS = {"exact_id", "repaired_id", "probabilistic", "unresolved"}
@@ -161,44 +161,20 @@ def test_history_gives_each_dates_state(city, city_lake):
 
 def test_show_prints_a_masked_person_as_of_a_date(city_lake):
     lake, _ = city_lake
-    pid = lake.read("silver.person").filter("is_resident").select("person_id").first()[0]
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            "show",
-            "person",
-            pid,
-            "--lake",
-            str(lake.root),
-            "--as-of",
-            "2026-11-03",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    version, _ = version_as_of(
+        lake, "silver.person", dt.date(2026, 11, 3)
+    )  # someone known on that date
+    pid = (
+        lake.read("silver.person", version=version)
+        .filter("is_resident")
+        .select("person_id")
+        .first()[0]
     )
+    r = govlake("show", "person", pid, "--lake", str(lake.root), "--as-of", "2026-11-03")
     assert r.returncode == 0, r.stderr
     assert "as of 2026-11-03" in r.stdout and pid not in r.stdout and pid[:6] in r.stdout
     assert "name_source" in r.stdout
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jobs.cli",
-            "show",
-            "person",
-            pid,
-            "--lake",
-            str(lake.root),
-            "--as-of",
-            "2020-01-01",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = govlake("show", "person", pid, "--lake", str(lake.root), "--as-of", "2020-01-01")
     assert r.returncode != 0 and "no build on or before" in r.stderr
 
 
