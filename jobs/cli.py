@@ -188,6 +188,33 @@ def vacuum(table: str, lake_dir: Path, retention_hours: int, apply: bool) -> Non
 
 
 @main.command()
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--out", "out_dir", default="var/report", show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--unmasked-lists",
+    is_flag=True,
+    help="Rectification lists with identifiers in clear (for the official channel).",
+)
+def report(lake_dir: Path, out_dir: Path, unmasked_lists: bool) -> None:
+    """Write the quality report (index.html), rectification lists and Data Docs to --out."""
+    from jobs.engine import get_spark
+    from jobs.lake import Lake
+    from jobs.quality.report import build_report
+
+    try:
+        files = build_report(Lake(lake_dir, get_spark()), out_dir, unmasked=unmasked_lists)
+    except LookupError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"report: {files.index.resolve()}")
+    for dep, paths in sorted(files.lists.items()):
+        click.echo(f"  整改清单 {dep}: {paths['csv'].name}, {paths['xlsx'].name}")
+
+
+@main.command()
 @click.argument("kind", type=click.Choice(["person", "legal-person", "licence"]))
 @click.argument("key")
 @click.option(

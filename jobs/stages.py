@@ -49,7 +49,14 @@ def _base(ctx: RunContext, business_date: dt.date) -> StageReport:
     return build_base(ctx.lake, business_date, echo=ctx.echo)
 
 
+def _quality(ctx: RunContext, business_date: dt.date) -> StageReport:
+    from jobs.quality.run import build_quality
+
+    return build_quality(ctx.lake, business_date, echo=ctx.echo)
+
+
 STAGES: list[Stage] = [
     Stage("bronze", "ingest every source's delivery into bronze, quarantine and audit", _bronze),
     Stage("base", "base libraries: person links, 人口库, 法人库, 电子证照库", _base),
+    Stage("quality", "多源校核: expectations, cross-source rules, findings and scores", _quality),
 ]

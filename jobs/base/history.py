@@ -19,6 +19,7 @@ JOBS = {
     "silver.person": "base.person",
     "silver.person_link": "base.person",
     "silver.legal_person": "base.legal_person",
+    "silver.legal_person_link": "base.legal_person",
     "silver.licence": "base.licence",
 }
 

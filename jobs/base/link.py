@@ -71,9 +71,11 @@ def reference_frame(rows: DataFrame, source_id: str, ref: dict) -> DataFrame:
     birth = ref.get("birth") or {}
     if birth:  # cleaned once into a column: parse_date references its input many times
         rows = rows.withColumn("_birth_text", S.clean_text(F.col(birth["column"])))
-    birth_col = (
-        S.parse_date(F.col("_birth_text"), birth["formats"]) if birth else F.lit(None).cast("date")
-    )
+    if birth:  # a birth date after the delivery's business date is impossible: not used
+        rows = rows.withColumn("_birth", S.parse_date(F.col("_birth_text"), birth["formats"]))
+        birth_col = F.when(F.col("_birth") <= F.col("_business_date"), F.col("_birth"))
+    else:
+        birth_col = F.lit(None).cast("date")
     out = rows.select(
         F.lit(source_id).alias("source_id"),
         "_business_date",

@@ -136,7 +136,12 @@ def _claims_from_deaths(swzm: DataFrame, links: DataFrame, as_of: dt.date) -> Da
 
 
 def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) -> DataFrame:
-    """(person_id, event, event_date, spouse_id) of each person's latest IA/IB registration."""
+    """(person_id, event, event_date, spouse_id) of each person's latest IA/IB registration.
+
+    A person with a registration whose type is outside the code table, or an IA/IB whose date is
+    missing, unparsable or in the future, has no certain latest event and is left out (户籍's
+    value stands, and no marital finding is raised).
+    """
     party = links.filter(
         (F.col("source_id") == "mzj_hydj") & F.col("person_id").isNotNull()
     ).select("_file", "_row_number", "role", "person_id")
@@ -146,7 +151,12 @@ def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) ->
         S.map_code(F.col("reg_type"), "marriage_reg_type").alias("event"),
         S.parse_date(F.col("reg_date"), ["%Y-%m-%d"]).alias("event_date"),
     )
-    ev = ev.filter(F.col("event").isin("IA", "IB") & (F.col("event_date") <= F.lit(as_of)))
+    marriage = F.col("event").isin("IA", "IB")
+    ev = ev.withColumn(
+        "_unsure",
+        F.col("event").isNull()
+        | (marriage & F.coalesce(F.col("event_date") > F.lit(as_of), F.lit(True))),
+    )
     male = party.filter(F.col("role") == "male").select(
         "_file", "_row_number", F.col("person_id").alias("male")
     )
@@ -162,6 +172,7 @@ def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) ->
             F.col("female").alias("spouse_id"),
             "event",
             "event_date",
+            "_unsure",
         )
         .unionByName(
             pairs.select(
@@ -169,10 +180,16 @@ def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) ->
                 F.col("male").alias("spouse_id"),
                 "event",
                 "event_date",
+                "_unsure",
             )
         )
         .filter(F.col("person_id").isNotNull())
     )
+    unsure = F.max(F.col("_unsure").cast("int")).over(Window.partitionBy("person_id"))
+    both = both.withColumn("_unsure", unsure).filter(
+        (F.col("_unsure") == 0) & F.col("event").isin("IA", "IB")
+    )
+    both = both.drop("_unsure")
     w = Window.partitionBy("person_id").orderBy(F.col("event_date").desc(), F.col("event").desc())
     return both.withColumn("_n", F.row_number().over(w)).filter(F.col("_n") == 1).drop("_n")
 
@@ -185,12 +202,9 @@ def _marital(picked_wide: DataFrame, events: DataFrame) -> DataFrame:
     )
     e = events.join(spouse, "spouse_id", "left")
     implied = (
-        F.when(
-            (F.col("event") == "IA")
-            & F.col("spouse_death").isNotNull()
-            & (F.col("spouse_death").cast("date") >= F.col("event_date")),
-            "30",
-        )
+        # the spouse of the latest marriage has died (a registration dated after the spouse's
+        # death is an error of dates, not a marriage to the dead)
+        F.when((F.col("event") == "IA") & F.col("spouse_death").isNotNull(), "30")
         .when(F.col("event") == "IA", "20")
         .when(F.col("event") == "IB", "40")
     )

@@ -401,6 +401,7 @@ def apply_row_faults(
     hit_set = set(hit.tolist()) if len(hit) else set()
     kinds = rng.choice(ROW_VALUE_FAULTS, len(rows)) if len(hit_set) else None
     for i, row in enumerate(rows):
+        row["_entity"] = entities[i]  # not delivered (encoders write schema columns only)
         out.append(row)
         if i not in hit_set:
             continue
@@ -680,7 +681,7 @@ def write_delivery(
                     "column": None,
                     "true_value": None,
                     "delivered_value": None,
-                    "entity": None,
+                    "entity": part_rows[i].get("_entity"),
                     "expect": "quarantine",
                 }
             )

@@ -189,7 +189,9 @@ def _plan_file_faults(rng, opts: GenerateOptions, sources: list[str]) -> dict:
 
 
 # ------------------------------------------------------------------------------ views and conflicts
-_TAX = {"active": "03", "revoked": "05", "cancelled": "07"}
+# 税务 cancels the taxpayer of an enterprise revoked or cancelled at 市场监管 (the contract's
+# enterprise_status_conflict holds anything else against 税务)
+_TAX = {"active": "03", "revoked": "07", "cancelled": "07"}
 
 
 def _init_views(city: C.City) -> None:
@@ -327,7 +329,17 @@ def _inject_conflicts(city: C.City, opts: GenerateOptions, schedule: Schedule) -
                 "0",
             )
         )
-    registered = set(city.marriages["male"]) | set(city.marriages["female"])
+    # people whose latest registration is at least 30 days old: 户籍 records a registration
+    # within days (the rule's grace period), so a newer one is a lag, not a contradiction
+    m = city.marriages
+    last = pd.concat(
+        [
+            m[["male", "day"]].rename(columns={"male": "p"}),
+            m[["female", "day"]].rename(columns={"female": "p"}),
+        ]
+    )
+    last = last.groupby("p")["day"].max()
+    registered = set(last.index[last < city.start - 30])
     wed = p.index[p["resident"] & p.index.isin(list(registered)) & (p["hjrk_status"] == "0")]
     flip = {
         "10": "20",
@@ -584,6 +596,14 @@ def _write_truth(
             "certificate_no": m["certificate_no"],
         }
     ).to_parquet(folder / "marriages.parquet", index=False)
+    b = city.births
+    pd.DataFrame(
+        {
+            "certificate_no": b["certificate_no"],
+            "child_id": ids.reindex(b["child"]).to_numpy(),
+            "issued_on": pd.to_datetime(b["issued_day"], unit="D").dt.date,
+        }
+    ).to_parquet(folder / "births.parquet", index=False)
     (folder / "params.json").write_text(
         json.dumps({k: str(v) for k, v in asdict(opts).items()}, indent=1)
     )

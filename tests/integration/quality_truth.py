@@ -1,0 +1,162 @@
+"""Ground truth of the quality rules for a generated city: what each rule must find on a date.
+
+The truth of a rule on a business date is
+* every contradiction the generator injected for it (``_truth/conflicts.csv``) and not yet fixed
+  by that date, and
+* every injected row fault that the rule must report: an ID number delivered with a wrong check
+  character (``id_checksum_invalid``), a platform licence whose holder number was emptied
+  (``licence_holder_unknown``).
+Findings are compared by (entity, responsible source); ID findings by (delivered number, source).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from deltalake import DeltaTable
+
+from jobs.config import extract_schema
+from jobs.generate.codes import id_check_chars
+
+ID_FAULTS = {"id_wrong_check", "id_digit_typo", "id_transposition"}
+HALF = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
+
+
+def _norm_id(v: str) -> str:
+    return str(v).translate(HALF).strip().replace("\u3000", "").upper()
+
+
+def _bad_check(v: str) -> bool:
+    v = _norm_id(v)
+    if len(v) != 18 or not v[:17].isdigit():
+        return False
+    return str(id_check_chars(np.array([v[:17]]))[0]) != v[17]
+
+
+def _current_faults(truth: Path, day: dt.date, expect: str = "bronze") -> pd.DataFrame:
+    """Row faults kept in bronze in the records current on ``day`` (latest snapshot of full
+    sources, every event of incremental ones)."""
+    files = pd.read_csv(truth / "files.csv", dtype=str, keep_default_na=False)
+    faults = pd.read_csv(truth / "row_faults.csv", dtype=str, keep_default_na=False)
+    accepted = files[
+        (files["expected_status"] == "accepted") & (files["business_date"] <= str(day))
+    ]
+    keep = []
+    for source_id, f in accepted.groupby("source_id"):
+        if extract_schema(source_id).mode == "full":
+            f = f[f["business_date"] == f["business_date"].max()]
+        keep.append(f[["source_id", "file"]])
+    live = pd.concat(keep) if keep else pd.DataFrame(columns=["source_id", "file"])
+    return faults[faults["expect"] == expect].merge(live, on=["source_id", "file"])
+
+
+def expected_findings(city: Path, day: dt.date) -> dict[str, set[tuple[str, str]]]:
+    truth = Path(city) / "_truth"
+    conf = pd.read_csv(truth / "conflicts.csv", dtype=str, keep_default_na=False)
+    live = conf[(conf["fixed_on"] == "") | (conf["fixed_on"] > str(day))]
+    out: dict[str, set] = {}
+    for rule_id, g in live.groupby("rule_id"):
+        out[rule_id] = set(zip(g["entity_id"], g["source_id"], strict=True))
+    faults = _current_faults(truth, day)
+    ids = faults[faults["fault"].isin(ID_FAULTS)]
+    out["id_checksum_invalid"] = {
+        (_norm_id(v), s)
+        for v, s in zip(ids["delivered_value"], ids["source_id"], strict=True)
+        if _bad_check(v)
+    }
+    holder = faults[
+        (faults["source_id"] == "zwfw_dzzz")
+        & (faults["column"] == "holder_code")
+        & (faults["fault"] == "required_empty")
+    ]
+    out.setdefault("licence_holder_unknown", set()).update(
+        (e, "zwfw_dzzz") for e in holder["entity"]
+    )
+    # a child whose 户籍 row could not be parsed is missing from that day's 户籍 snapshot
+    faults_all = _current_faults(truth, day, expect="quarantine")
+    lost = set(faults_all.loc[faults_all["source_id"] == "gaj_hjrk", "entity"])
+    births = pd.read_parquet(truth / "births.parquet")
+    out.setdefault("birth_not_registered", set()).update(
+        (c, "gaj_hjrk")
+        for c, k, issued in zip(
+            births["certificate_no"], births["child_id"], births["issued_on"], strict=True
+        )
+        if k in lost and issued <= day - dt.timedelta(days=60)
+    )
+    out.setdefault("marital_status_mismatch", set()).update(_lost_marriage_events(truth, day))
+    return out
+
+
+CATEGORY = {"10": "single", "20": "married", "21": "married", "22": "married", "23": "married"}
+CATEGORY.update({"30": "widowed", "40": "divorced"})
+
+
+def _lost_marriage_events(truth: Path, day: dt.date) -> set[tuple[str, str]]:
+    """People whose latest registration was quarantined: the registry delivered shows an older
+    event, so 户籍 (right) contradicts what was delivered."""
+    lost_faults = _current_faults(truth, day, expect="quarantine")
+    lost = set(lost_faults.loc[lost_faults["source_id"] == "mzj_hydj", "entity"])
+    if not lost:
+        return set()
+    m = pd.read_parquet(truth / "marriages.parquet")
+    m = m[m["reg_type"].isin(["IA", "IB"]) & (m["date"] <= day)]
+    people = pd.read_parquet(truth / "persons.parquet").set_index("person_id")
+    ev = pd.concat(
+        [
+            m.rename(columns={"male_id": "p", "female_id": "spouse"}),
+            m.rename(columns={"female_id": "p", "male_id": "spouse"}),
+        ]
+    )[["p", "spouse", "reg_type", "date", "certificate_no"]]
+    ev = ev.sort_values(["p", "date"])
+    out = set()
+    for pid, g in ev.groupby("p"):
+        if g["certificate_no"].iloc[-1] not in lost or pid not in people.index:
+            continue
+        if not bool(people.at[pid, "is_resident"]):  # no 户籍 record to contradict
+            continue
+        rest = g[~g["certificate_no"].isin(lost)]
+        if rest.empty or (day - rest["date"].iloc[-1]).days < 30:
+            continue
+        last = rest.iloc[-1]
+        spouse_dead = last["spouse"] in people.index and bool(
+            people.at[last["spouse"], "is_deceased"]
+        )
+        implied = (
+            "divorced" if last["reg_type"] == "IB" else "widowed" if spouse_dead else "married"
+        )
+        if CATEGORY.get(str(people.at[pid, "marital_status"])) != implied:
+            out.add((pid, "gaj_hjrk"))
+    return out
+
+
+def found_findings(lake: Path, day: dt.date) -> dict[str, set[tuple[str, str]]]:
+    hist = DeltaTable(str(Path(lake) / "quality" / "finding_history")).to_pandas()
+    h = hist[hist["_business_date"] == day]
+    out: dict[str, set] = {}
+    for rule_id, g in h.groupby("rule_id"):
+        key = g["observed"] if rule_id == "id_checksum_invalid" else g["entity_id"]
+        out[rule_id] = set(zip(key, g["source_id"], strict=True))
+    return out
+
+
+def precision_recall(city: Path, lake: Path, day: dt.date) -> pd.DataFrame:
+    want, got = expected_findings(city, day), found_findings(lake, day)
+    rows = []
+    for rule_id in sorted(set(want) | set(got)):
+        w, g = want.get(rule_id, set()), got.get(rule_id, set())
+        tp = len(w & g)
+        rows.append(
+            {
+                "rule_id": rule_id,
+                "truth": len(w),
+                "found": len(g),
+                "precision": tp / len(g) if g else 1.0,
+                "recall": tp / len(w) if w else 1.0,
+                "false_positives": sorted(g - w)[:5],
+                "missed": sorted(w - g)[:5],
+            }
+        )
+    return pd.DataFrame(rows)
