@@ -30,6 +30,9 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 	@echo "The lake is in var/lake (Delta tables, one folder per layer.table):"
 	@$(VENV)/bin/govlake tables --lake var/lake
 	@echo
+	$(VENV)/bin/govlake report --lake var/lake --out var/report
+	@echo "Quality report (open it in a browser, no network needed): var/report/index.html"
+	@echo
 	@echo "Look at it:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
 	@echo "             (README.md shows how to query any table with DuckDB)"
 
@@ -45,9 +48,10 @@ test-all: $(STAMP)  ## everything
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)  ## ingestion and base-build time and peak memory at 100k and 1M persons
+bench: $(STAMP)  ## ingestion, base-build and quality-stage time and peak memory at 100k and 1M persons
 	$(PY) bench/ingest_bench.py --persons 100000 1000000
 	$(PY) bench/base_bench.py --persons 100000 1000000
+	$(PY) bench/quality_bench.py --persons 100000 1000000
 
 clean:
 	rm -rf var .pytest_cache

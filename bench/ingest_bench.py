@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def measured(cmd: list[str]) -> tuple[float, float]:
+def measured(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
     """Run a command; return (seconds, peak RSS in GiB). Raises if it fails."""
     t0 = time.time()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.time() - t0
     if os.waitstatus_to_exitcode(status) != 0:

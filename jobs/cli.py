@@ -215,6 +215,21 @@ def report(lake_dir: Path, out_dir: Path, unmasked_lists: bool) -> None:
 
 
 @main.command()
+@click.option("--write", is_flag=True, help="Rewrite expectations/*.json from the schemas.")
+def suites(write: bool) -> None:
+    """List the Great Expectations suites (expectations/), or regenerate them with --write."""
+    from jobs.quality.suites import load_suite, suite_files, write_suites
+
+    if write:
+        for path in write_suites():
+            click.echo(f"wrote {path}")
+        return
+    for name in suite_files():
+        suite = load_suite(name)
+        click.echo(f"{name:<28} {len(suite.expectations):>3} expectations")
+
+
+@main.command()
 @click.argument("kind", type=click.Choice(["person", "legal-person", "licence"]))
 @click.argument("key")
 @click.option(

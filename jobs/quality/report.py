@@ -220,6 +220,9 @@ def build_report(
                 }
             )
     lists = write_lists(findings, out / "lists", unmasked=unmasked)
+    from jobs.quality.datadocs import build_data_docs
+
+    build_data_docs(lake.root / "_gx", out / "data-docs")
     list_rows = [
         {
             "department": dep,

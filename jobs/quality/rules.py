@@ -417,7 +417,7 @@ def marital_status_mismatch(x: RuleInputs) -> DataFrame:
 @rule("birth_not_registered")
 def birth_not_registered(x: RuleInputs) -> DataFrame:
     """Births certified ``lag_days`` ago or more: is a child of that birth date and sex in the
-    mother's household (or the father's, when the mother has none)?"""
+    mother's household or the father's?"""
     lag = rule_conf("birth_not_registered").get("lag_days", 60)
     certs = x.rows("wjw_cszm").select(
         "_file",
@@ -444,11 +444,10 @@ def birth_not_registered(x: RuleInputs) -> DataFrame:
             F.col("person_id").alias(f"{role}_id"), F.col("household_no").alias(f"{role}_hh")
         )
         certs = certs.join(parent, ["_file", "_row_number"], "left").join(hh, f"{role}_id", "left")
-    certs = certs.withColumn("household_no", F.coalesce("mother_hh", "father_hh")).filter(
-        F.col("household_no").isNotNull()
-    )
+    certs = certs.filter(F.col("mother_hh").isNotNull() | F.col("father_hh").isNotNull())
     certs = certs.groupBy("cert").agg(
-        F.first("household_no").alias("household_no"),
+        F.first("mother_hh", ignorenulls=True).alias("mother_hh"),
+        F.first("father_hh", ignorenulls=True).alias("father_hh"),
         F.first("born").alias("born"),
         F.first("sex").alias("sex"),
     )
@@ -456,19 +455,33 @@ def birth_not_registered(x: RuleInputs) -> DataFrame:
         x.person.filter(F.col("household_no").isNotNull())
         .select("household_no", F.col("birth_date").alias("born"), "sex")
         .distinct()
-        .withColumn("_registered", F.lit(True))
     )
-    df = certs.join(kids, ["household_no", "born", "sex"], "left")
+    kids = x.lake.checkpoint(kids, "household-children")
+    df = certs
+    for parent in ("mother", "father"):
+        df = df.join(
+            kids.select(
+                F.col("household_no").alias(f"{parent}_hh"),
+                "born",
+                "sex",
+                F.lit(True).alias(f"_in_{parent}"),
+            ),
+            [f"{parent}_hh", "born", "sex"],
+            "left",
+        )
+    df = df.withColumn(
+        "_registered", F.coalesce(F.col("_in_mother"), F.col("_in_father"), F.lit(False))
+    )
     return _checks(
         df,
         "person",
         source_id=F.lit("gaj_hjrk"),
         entity_id="cert",
         attribute=F.lit("registration"),
-        observed=F.when(F.col("_registered").isNull(), F.lit(None)).otherwise("registered"),
+        observed=F.when(F.col("_registered"), "registered"),
         expected=F.lit("registered"),
         authoritative_source=F.lit("wjw_cszm"),
-        failed=F.col("_registered").isNull(),
+        failed=~F.col("_registered"),
     )
 
 
@@ -601,9 +614,10 @@ def licence_status_conflict(x: RuleInputs) -> DataFrame:
         & F.col("status").isin("valid", "expired")
         & F.coalesce(F.col("holder_known"), F.lit(False))
     )
-    dead = x.person.filter(F.col("is_deceased")).select(
-        F.col("person_id").alias("holder_code"), F.lit("deceased").alias("_p")
-    )
+    grace = rule_conf("licence_status_conflict").get("grace_days", 30)
+    dead = x.person.filter(
+        F.col("is_deceased") & F.coalesce(x.days_ago(F.col("death_date"), grace), F.lit(True))
+    ).select(F.col("person_id").alias("holder_code"), F.lit("deceased").alias("_p"))
     closed = x.legal_person.filter(
         F.col("reg_status").isin("cancelled", "revoked") & F.col("uscc").isNotNull()
     ).select(F.col("uscc").alias("holder_code"), F.col("reg_status").alias("_l"))

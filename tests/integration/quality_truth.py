@@ -78,6 +78,13 @@ def expected_findings(city: Path, day: dt.date) -> dict[str, set[tuple[str, str]
     # a child whose 户籍 row could not be parsed is missing from that day's 户籍 snapshot
     faults_all = _current_faults(truth, day, expect="quarantine")
     lost = set(faults_all.loc[faults_all["source_id"] == "gaj_hjrk", "entity"])
+    # ...and so is one whose number was corrupted past repair (no other record knows the child)
+    bad_ids = faults[(faults["source_id"] == "gaj_hjrk") & faults["fault"].isin(ID_FAULTS)]
+    lost |= {
+        e
+        for e, v in zip(bad_ids["entity"], bad_ids["delivered_value"], strict=True)
+        if _bad_check(v)
+    }
     births = pd.read_parquet(truth / "births.parquet")
     out.setdefault("birth_not_registered", set()).update(
         (c, "gaj_hjrk")

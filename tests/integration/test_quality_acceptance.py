@@ -1,0 +1,74 @@
+"""Acceptance of the quality stage on generated cities with ground truth (slow).
+
+* every cross-source rule: precision and recall of its findings ≥ 0.95 against the injected
+  faults (tests/integration/quality_truth.py says what each rule must find), on every date;
+* scores are strictly lower for a city generated with higher fault rates in a dimension.
+"""
+
+import datetime as dt
+
+import pytest
+
+from jobs.generate.main import GenerateOptions, generate
+from jobs.lake import Lake
+from jobs.quality.rules import enabled_rules
+from jobs.runner import run_pipeline
+from tests.integration.quality_truth import precision_recall
+
+pytestmark = pytest.mark.slow
+START = dt.date(2026, 11, 2)
+
+
+@pytest.fixture(scope="module")
+def big_city(tmp_path_factory, spark):
+    root = tmp_path_factory.mktemp("quality-acceptance")
+    opts = GenerateOptions(persons=20_000, days=3, seed=11, start=START, event_scale=5.0)
+    generate(root / "landing", opts, log=lambda m: None)
+    run_pipeline(root / "landing", root / "lake", echo=lambda m: None)
+    return root / "landing", root / "lake"
+
+
+def test_every_rule_finds_the_injected_faults(big_city):
+    landing, lake = big_city
+    for k in range(3):
+        day = START + dt.timedelta(days=k)
+        pr = precision_recall(landing, lake, day).set_index("rule_id")
+        assert set(enabled_rules()) <= set(pr.index)
+        for rule_id, r in pr.iterrows():
+            assert r["truth"] > 0, f"{day} {rule_id}: nothing injected to find"
+            assert r["precision"] >= 0.95 and r["recall"] >= 0.95, (
+                f"{day} {rule_id}: precision {r['precision']:.3f} recall {r['recall']:.3f}; "
+                f"false positives {r['false_positives']}, missed {r['missed']}"
+            )
+
+
+def _platform_scores(tmp_path, spark, **rates) -> dict[str, float]:
+    opts = GenerateOptions(persons=3000, days=1, seed=5, start=START, correction=False, **rates)
+    generate(tmp_path / "landing", opts, log=lambda m: None)
+    run_pipeline(tmp_path / "landing", tmp_path / "lake", echo=lambda m: None)
+    s = Lake(tmp_path / "lake", spark).read("quality.scores").toPandas()
+    s = s[s["scope"] == "platform"]
+    return dict(zip(s["dimension"], s["score"], strict=True))
+
+
+LOW = {
+    "value_fault_rate": 0.002,
+    "parse_fault_rate": 0.0,
+    "file_fault_rate": 0.0,
+    "conflict_rate": 0.002,
+}
+
+
+@pytest.mark.parametrize(
+    "rate, high, dimensions",
+    [
+        ("conflict_rate", 0.05, ["accuracy", "consistency", "overall"]),
+        ("value_fault_rate", 0.05, ["conformity", "completeness", "overall"]),
+        ("parse_fault_rate", 0.02, ["accessibility", "overall"]),
+    ],
+)
+def test_more_faults_score_lower(tmp_path, spark, rate, high, dimensions):
+    low = _platform_scores(tmp_path / "low", spark, **LOW)
+    worse = _platform_scores(tmp_path / "high", spark, **{**LOW, rate: high})
+    for d in dimensions:
+        assert worse[d] < low[d], f"{rate}={high}: {d} {worse[d]:.2f} not below {low[d]:.2f}"
