@@ -43,7 +43,7 @@ def test_every_rule_finds_the_injected_faults(big_city):
 
 
 def _platform_scores(tmp_path, spark, **rates) -> dict[str, float]:
-    opts = GenerateOptions(persons=3000, days=1, seed=5, start=START, correction=False, **rates)
+    opts = GenerateOptions(persons=2000, days=1, seed=5, start=START, correction=False, **rates)
     generate(tmp_path / "landing", opts, log=lambda m: None)
     run_pipeline(tmp_path / "landing", tmp_path / "lake", echo=lambda m: None)
     s = Lake(tmp_path / "lake", spark).read("quality.scores").toPandas()
@@ -59,6 +59,11 @@ LOW = {
 }
 
 
+@pytest.fixture(scope="module")
+def low_scores(tmp_path_factory, spark):
+    return _platform_scores(tmp_path_factory.mktemp("low"), spark, **LOW)
+
+
 @pytest.mark.parametrize(
     "rate, high, dimensions",
     [
@@ -67,8 +72,8 @@ LOW = {
         ("parse_fault_rate", 0.02, ["accessibility", "overall"]),
     ],
 )
-def test_more_faults_score_lower(tmp_path, spark, rate, high, dimensions):
-    low = _platform_scores(tmp_path / "low", spark, **LOW)
+def test_more_faults_score_lower(tmp_path, spark, low_scores, rate, high, dimensions):
+    low = low_scores
     worse = _platform_scores(tmp_path / "high", spark, **{**LOW, rate: high})
     for d in dimensions:
         assert worse[d] < low[d], f"{rate}={high}: {d} {worse[d]:.2f} not below {low[d]:.2f}"
