@@ -229,31 +229,35 @@ def person_name_mismatch(x: RuleInputs) -> DataFrame:
     )
 
 
-@rule("person_sex_mismatch")
-def person_sex_mismatch(x: RuleInputs) -> DataFrame:
-    """A source's sex against the authority's; the authority's own against the ID number."""
+def _against_authority(x: RuleInputs, attribute: str, stated: Column, from_id, fmt=None):
+    """Checks of each source's stated ``attribute`` against the person's authoritative value;
+    the authority's own statement against what the ID number says (``from_id``)."""
+    fmt = fmt or (lambda c: c)
+    other = F.col("source_id") != F.col("_auth_source")
     df = _stated_vs_authority(
         x,
-        "sex",
-        F.when(~F.col("sex").isin("0", "9"), F.col("sex")),  # 未知 / 未说明 state nothing
-        F.when(F.col("source_id") != F.col("_auth_source"), F.col("_auth")).otherwise(
-            S.id_sex(F.col("person_id"))
-        ),
-    )
-    auth = F.when(F.col("source_id") != F.col("_auth_source"), F.col("_auth_source")).otherwise(
-        F.lit("id_number")
+        attribute,
+        fmt(stated),
+        fmt(F.when(other, F.col("_auth")).otherwise(from_id(F.col("person_id")))),
     )
     return _checks(
         df,
         "person",
         source_id="source_id",
         entity_id="person_id",
-        attribute=F.lit("sex"),
+        attribute=F.lit(attribute),
         observed="_stated",
         expected="_expected",
-        authoritative_source=auth,
+        authoritative_source=F.when(other, F.col("_auth_source")).otherwise(F.lit("id_number")),
         failed="_failed",
     )
+
+
+@rule("person_sex_mismatch")
+def person_sex_mismatch(x: RuleInputs) -> DataFrame:
+    """A source's sex against the authority's; the authority's own against the ID number."""
+    stated = F.when(~F.col("sex").isin("0", "9"), F.col("sex"))  # 未知 / 未说明 state nothing
+    return _against_authority(x, "sex", stated, S.id_sex)
 
 
 @rule("person_birth_mismatch")
@@ -261,33 +265,11 @@ def person_birth_mismatch(x: RuleInputs) -> DataFrame:
     """A source's birth date (or month, for sources delivering a month) against the authority's;
     the authority's own against the ID number."""
     month = F.coalesce(F.col("birth_precision"), F.lit("day")) == "month"
-    fmt = lambda c: F.when(month, F.date_format(c, "yyyy-MM")).otherwise(  # noqa: E731
-        F.date_format(c, "yyyy-MM-dd")
-    )
-    df = _stated_vs_authority(
-        x,
-        "birth_date",
-        fmt(F.col("birth_date")),
-        fmt(
-            F.when(F.col("source_id") != F.col("_auth_source"), F.col("_auth")).otherwise(
-                S.id_birth_date(F.col("person_id"))
-            )
-        ),
-    )
-    auth = F.when(F.col("source_id") != F.col("_auth_source"), F.col("_auth_source")).otherwise(
-        F.lit("id_number")
-    )
-    return _checks(
-        df,
-        "person",
-        source_id="source_id",
-        entity_id="person_id",
-        attribute=F.lit("birth_date"),
-        observed="_stated",
-        expected="_expected",
-        authoritative_source=auth,
-        failed="_failed",
-    )
+
+    def fmt(c: Column) -> Column:
+        return F.when(month, F.date_format(c, "yyyy-MM")).otherwise(F.date_format(c, "yyyy-MM-dd"))
+
+    return _against_authority(x, "birth_date", F.col("birth_date"), S.id_birth_date, fmt)
 
 
 def _certified_deaths(x: RuleInputs, grace_days: int) -> DataFrame:

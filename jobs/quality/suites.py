@@ -22,6 +22,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from jobs import standardise as S
+from jobs.base.run import LINK_KEYS
 from jobs.config import ExtractSchema, extract_schemas, project_dir
 from jobs.lake import Lake
 
@@ -120,11 +121,7 @@ SILVER_SUITES = {
         _e("expect_column_values_to_not_be_null", "completeness", column="is_deceased"),
     ],
     "silver.person_link": [
-        _e(
-            "expect_compound_columns_to_be_unique",
-            "uniqueness",
-            column_list=["source_id", "_file", "_row_number", "role"],
-        ),
+        _e("expect_compound_columns_to_be_unique", "uniqueness", column_list=LINK_KEYS),
         _e(
             "expect_column_values_to_be_in_set",
             "conformity",
@@ -143,11 +140,7 @@ SILVER_SUITES = {
         _e(TYPE_DIVISION, "conformity", column="region_code"),
     ],
     "silver.legal_person_link": [
-        _e(
-            "expect_compound_columns_to_be_unique",
-            "uniqueness",
-            column_list=["source_id", "_file", "_row_number", "role"],
-        ),
+        _e("expect_compound_columns_to_be_unique", "uniqueness", column_list=LINK_KEYS),
         _e("expect_column_values_to_not_be_null", "completeness", column="uscc"),
     ],
     "silver.licence": [
