@@ -468,11 +468,9 @@ def birth_not_registered(x: RuleInputs) -> DataFrame:
 
 
 # ------------------------------------------------------------------------------ legal persons
-@rule("enterprise_status_conflict")
-def enterprise_status_conflict(x: RuleInputs) -> DataFrame:
-    """市场监管 registration status against 税务 taxpayer status, per credit code."""
-    grace = rule_conf("enterprise_status_conflict").get("grace_days", 30)
-    rec = x.legal_records.filter(F.col("uscc").isNotNull())
+def _registration_status(x: RuleInputs) -> DataFrame:
+    """(uscc, reg_status, since) of each enterprise at 市场监管: ``since`` is the date of its
+    cancellation, or of the latest approval (a revocation has no date of its own)."""
     dates = x.rows("scjgj_qydj").select(
         "_file",
         "_row_number",
@@ -480,12 +478,20 @@ def enterprise_status_conflict(x: RuleInputs) -> DataFrame:
             "since"
         ),
     )
-    reg = (
-        rec.filter(F.col("source_id") == "scjgj_qydj")
+    return (
+        x.legal_records.filter(F.col("uscc").isNotNull() & (F.col("source_id") == "scjgj_qydj"))
         .join(dates, ["_file", "_row_number"], "left")
         .groupBy("uscc")
         .agg(F.max("reg_status").alias("reg_status"), F.max("since").alias("since"))
     )
+
+
+@rule("enterprise_status_conflict")
+def enterprise_status_conflict(x: RuleInputs) -> DataFrame:
+    """市场监管 registration status against 税务 taxpayer status, per credit code."""
+    grace = rule_conf("enterprise_status_conflict").get("grace_days", 30)
+    rec = x.legal_records.filter(F.col("uscc").isNotNull())
+    reg = _registration_status(x)
     tax = (
         rec.filter((F.col("source_id") == "swj_swdj") & F.col("tax_status").isNotNull())
         .groupBy("uscc")
@@ -603,6 +609,13 @@ def licence_status_conflict(x: RuleInputs) -> DataFrame:
     closed = x.legal_person.filter(
         F.col("reg_status").isin("cancelled", "revoked") & F.col("uscc").isNotNull()
     ).select(F.col("uscc").alias("holder_code"), F.col("reg_status").alias("_l"))
+    # an enterprise closed at 市场监管 within the grace period: the platform follows within days
+    recent = _registration_status(x).filter(
+        ~F.coalesce(x.days_ago(F.col("since"), grace), F.lit(True))
+    )
+    closed = closed.join(
+        recent.select(F.col("uscc").alias("holder_code")), "holder_code", "left_anti"
+    )
     df = lic.join(dead, "holder_code", "left").join(closed, "holder_code", "left")
     df = df.withColumn("_life", F.coalesce("_p", "_l"))
     return _checks(
