@@ -23,7 +23,6 @@ from pyspark.sql import functions as F
 
 from jobs import standardise as S
 from jobs.base.history import read_as_of
-from jobs.base.legal_person import legal_person_records
 from jobs.base.person import MARITAL_CATEGORY
 from jobs.base.state import authority_conf, current_rows
 from jobs.config import conf_file, extract_schema
@@ -102,8 +101,34 @@ class RuleInputs:
 
     @cached_property
     def legal_records(self) -> DataFrame:
-        """Each registry's current record with its resolved code (as the base stage resolves it)."""
-        return legal_person_records(self.lake, self.links, self.as_of)
+        """The current records of 市场监管 and 税务 with the credit code the base stage resolved
+        for each (silver.legal_person_link) and the person linked as legal representative."""
+        subjects = self.legal_person_link.filter(F.col("role") == "subject").select(
+            "source_id", "_file", "_row_number", "uscc"
+        )
+        reps = self.links.filter(F.col("role") == "legal_rep").select(
+            "source_id", "_file", "_row_number", F.col("person_id").alias("rep_person_id")
+        )
+        frames = []
+        for source_id, status in (("scjgj_qydj", "reg_status"), ("swj_swdj", "tax_status")):
+            rows = self.rows(source_id).select(
+                F.lit(source_id).alias("source_id"),
+                "_file",
+                "_row_number",
+                field(source_id, status).alias("status"),
+                S.clean_name(F.col("legal_rep_name")).alias("legal_rep_name"),
+            )
+            frames.append(
+                rows.select(
+                    "*",
+                    F.when(F.lit(status == "reg_status"), F.col("status")).alias("reg_status"),
+                    F.when(F.lit(status == "tax_status"), F.col("status")).alias("tax_status"),
+                ).drop("status")
+            )
+        rec = frames[0].unionByName(frames[1])
+        keys = ["source_id", "_file", "_row_number"]
+        rec = rec.join(subjects, keys, "left").join(reps, keys, "left")
+        return self.lake.checkpoint(rec, "legal-records")
 
     def rows(self, source_id: str) -> DataFrame:
         return current_rows(self.lake, source_id, self.as_of)
