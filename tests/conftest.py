@@ -4,6 +4,8 @@ generated city ingested once, which the integration tests read."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,27 @@ def city_lake(spark, city, tmp_path_factory):
     root = tmp_path_factory.mktemp("lake") / "lake"
     reports = run_pipeline(city, root, echo=lambda m: None)
     return Lake(root, spark), reports
+
+
+@pytest.fixture(scope="session")
+def cli_city(tmp_path_factory):
+    """A city of twenty thousand generated and run through the command line, as a user does
+    (shared with the quality acceptance tests: one run of the whole pipeline)."""
+    root = tmp_path_factory.mktemp("cli-city")
+    landing, lake = root / "landing", root / "lake"
+    cli = [sys.executable, "-m", "jobs.cli"]
+    gen = subprocess.run(
+        [*cli, "generate", "--persons", "20000", "--days", "3", "--seed", "11"]
+        + ["--out", str(landing)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert gen.returncode == 0, gen.stderr
+    run = subprocess.run(
+        [*cli, "run", "--landing", str(landing), "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    return landing, lake, run

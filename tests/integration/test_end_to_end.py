@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pandas as pd
 import pytest
 from deltalake import DeltaTable
@@ -12,33 +9,8 @@ from deltalake import DeltaTable
 pytestmark = pytest.mark.slow
 
 
-def test_generate_and_run_a_city_of_twenty_thousand(tmp_path):
-    landing, lake = tmp_path / "landing", tmp_path / "lake"
-    cli = [sys.executable, "-m", "jobs.cli"]
-    gen = subprocess.run(
-        [
-            *cli,
-            "generate",
-            "--persons",
-            "20000",
-            "--days",
-            "3",
-            "--seed",
-            "11",
-            "--out",
-            str(landing),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert gen.returncode == 0, gen.stderr
-    run = subprocess.run(
-        [*cli, "run", "--landing", str(landing), "--lake", str(lake)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+def test_generate_and_run_a_city_of_twenty_thousand(cli_city):
+    landing, lake, run = cli_city
     assert run.returncode == 0, run.stderr
     for date in ("2026-11-02", "2026-11-03", "2026-11-04"):
         assert f"== {date} bronze" in run.stdout

@@ -20,12 +20,11 @@ START = dt.date(2026, 11, 2)
 
 
 @pytest.fixture(scope="module")
-def big_city(tmp_path_factory, spark):
-    root = tmp_path_factory.mktemp("quality-acceptance")
-    opts = GenerateOptions(persons=20_000, days=3, seed=11, start=START, event_scale=5.0)
-    generate(root / "landing", opts, log=lambda m: None)
-    run_pipeline(root / "landing", root / "lake", echo=lambda m: None)
-    return root / "landing", root / "lake"
+def big_city(cli_city):
+    """The twenty-thousand city that test_end_to_end generates and runs with the command line."""
+    landing, lake, run = cli_city
+    assert run.returncode == 0, run.stderr
+    return landing, lake
 
 
 def test_every_rule_finds_the_injected_faults(big_city):
