@@ -49,6 +49,9 @@ def make_offline(site: Path) -> None:
     vendor_dir = site / "static" / "vendor"
     shutil.copytree(VENDOR, vendor_dir, dirs_exist_ok=True)
     local = {url: vendor_dir / rel for url, rel in ASSETS.items()}
+    missing = sorted(str(p) for p in local.values() if not p.is_file())
+    if missing:  # a page would silently try the network instead
+        raise FileNotFoundError(f"vendored Data Docs assets missing: {', '.join(missing)}")
     for page in site.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
 
