@@ -48,10 +48,11 @@ test-all: $(STAMP)  ## everything
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)  ## ingestion, base-build and quality-stage time and peak memory at 100k and 1M persons
+bench: $(STAMP)  ## ingestion, base, quality and themes time and peak memory at 100k and 1M persons
 	$(PY) bench/ingest_bench.py --persons 100000 1000000
 	$(PY) bench/base_bench.py --persons 100000 1000000
 	$(PY) bench/quality_bench.py --persons 100000 1000000
+	$(PY) bench/themes_bench.py --persons 100000 1000000
 
 clean:
 	rm -rf var .pytest_cache

@@ -271,5 +271,29 @@ def show(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
         click.echo(f"  {name:<24} {'' if value is None else value}")
 
 
+@main.command()
+@click.argument("kind", type=click.Choice(["person", "enterprise"]))
+@click.argument("key")
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("--as-of", callback=_date, help="The file as it stood on this business date.")
+@click.option(
+    "--unmasked", is_flag=True, help="Show sensitive values in clear (requires the right role)."
+)
+def profile(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
+    """Print a person's (一人一档) or an enterprise's (一企一档) whole file, masked by default."""
+    from jobs.base.history import NoHistory
+    from jobs.engine import get_spark
+    from jobs.gold.show import render_profile
+    from jobs.lake import Lake
+
+    try:
+        text = render_profile(Lake(lake_dir, get_spark()), kind, key, as_of, masked=not unmasked)
+    except (NoHistory, LookupError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(text)
+
+
 if __name__ == "__main__":
     main()

@@ -20,6 +20,8 @@ JOBS = {
     "silver.person_link": "base.person",
     "silver.legal_person": "base.legal_person",
     "silver.legal_person_link": "base.legal_person",
+    "gold.person_profile": "gold.person_profile",
+    "gold.enterprise_profile": "gold.enterprise_profile",
     "silver.licence": "base.licence",
 }
 

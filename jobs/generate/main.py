@@ -581,6 +581,12 @@ def _write_truth(
             "reg_no": e["reg_no"],
             "name": e["name"],
             "reg_status": e["status"],
+            "cancelled_on": [
+                dt.date(1970, 1, 1) + dt.timedelta(days=int(d))
+                if e_s != "active" and d >= 0
+                else None
+                for d, e_s in zip(e["cancel_day"], e["status"], strict=True)
+            ],
             "legal_rep_id": np.where(
                 e["rep"] >= 0, ids.reindex(e["rep"].clip(lower=0)).to_numpy(), e["rep_passport"]
             ),

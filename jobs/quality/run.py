@@ -128,6 +128,24 @@ def build_quality(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
         change = lake.apply_changes(
             findings, "quality.findings", keys=["finding_id"], changed_on=business_date
         )
+    scores = write_scores(lake, business_date)
+    platform = scores[(scores["scope"] == "platform") & (scores["dimension"] == "overall")]
+    open_n = lake.read("quality.findings").filter(F.col("status") == "open").count()
+    lines = [
+        f"quality.scores    platform {platform['score'].iloc[0]:.2f}" if len(platform) else "",
+        f"quality.findings  {open_n:,} open; changed +{change['inserted_or_updated']:,}",
+        f"suites {t_gx:.1f}s (inside Great Expectations {gx_seconds:.1f}s) of "
+        f"{time.time() - t0:.1f}s",
+    ]
+    for line in lines:
+        if line:
+            show("   " + line)
+    report.lines += [x for x in lines if x]
+    return report
+
+
+def write_scores(lake: Lake, business_date: dt.date) -> pd.DataFrame:
+    """(Re)compute the date's quality.scores from its quality.results."""
     with lake.run("quality.scores", business_date=business_date):
         res = (
             lake.read("quality.results")
@@ -142,19 +160,18 @@ def build_quality(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
             "quality.scores",
             where={"_business_date": business_date},
         )
-    platform = scores[(scores["scope"] == "platform") & (scores["dimension"] == "overall")]
-    open_n = lake.read("quality.findings").filter(F.col("status") == "open").count()
-    lines = [
-        f"quality.scores    platform {platform['score'].iloc[0]:.2f}" if len(platform) else "",
-        f"quality.findings  {open_n:,} open; changed +{change['inserted_or_updated']:,}",
-        f"suites {t_gx:.1f}s (inside Great Expectations {gx_seconds:.1f}s) of "
-        f"{time.time() - t0:.1f}s",
-    ]
-    for line in lines:
-        if line:
-            show("   " + line)
-    report.lines += [x for x in lines if x]
-    return report
+    return scores
+
+
+def write_table_results(lake: Lake, business_date: dt.date, table: str, rows: list[dict]) -> None:
+    """Replace one table's rows of the date's quality.results (suites run by later stages)."""
+    with lake.run("quality.results", business_date=business_date) as run:
+        frame = _results_frame(
+            lake, rows, batches_as_of(lake, business_date), run.run_id, business_date
+        )
+        lake.replace_slice(
+            frame, "quality.results", where={"_business_date": business_date, "table": table}
+        )
 
 
 def _results_frame(lake, rows, batches, run_id, business_date) -> DataFrame:

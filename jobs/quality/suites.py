@@ -158,9 +158,64 @@ SILVER_SUITES = {
 }
 
 
+GOLD_SUITES = {
+    "gold.person_profile": [
+        _e("expect_column_values_to_be_unique", "uniqueness", column="person_id"),
+        _e("expect_column_values_to_not_be_null", "completeness", column="person_id"),
+        _e(TYPE_ID, "conformity", column="person_id"),
+        # one profile per person of silver.person
+        _e(
+            "expect_table_row_count_to_equal",
+            "completeness",
+            value={"$PARAMETER": "silver_person_rows"},
+        ),
+        # references resolve to a person of silver.person (derived columns, jobs/gold/run.py)
+        _e(
+            "expect_column_values_to_be_in_set",
+            "consistency",
+            column="_spouse_known",
+            value_set=[True],
+        ),
+        _e(
+            "expect_column_values_to_be_in_set",
+            "consistency",
+            column="_children_known",
+            value_set=[True],
+        ),
+        _e(
+            "expect_column_values_to_be_in_set",
+            "consistency",
+            column="_members_known",
+            value_set=[True],
+        ),
+    ],
+    "gold.enterprise_profile": [
+        _e("expect_column_values_to_be_unique", "uniqueness", column="entity_id"),
+        _e(TYPE_USCC, "conformity", column="uscc"),
+        _e(
+            "expect_table_row_count_to_equal",
+            "completeness",
+            value={"$PARAMETER": "silver_legal_person_rows"},
+        ),
+        _e(
+            "expect_column_values_to_be_in_set",
+            "consistency",
+            column="_rep_known",
+            value_set=[True],
+        ),
+        _e(
+            "expect_column_values_to_be_between",
+            "consistency",
+            column="insured_employees",
+            min_value=0,
+        ),
+    ],
+}
+
+
 def all_suites() -> dict[str, dict]:
     out = {f"bronze.{s}": bronze_suite(schema) for s, schema in extract_schemas().items()}
-    for name, exps in SILVER_SUITES.items():
+    for name, exps in {**SILVER_SUITES, **GOLD_SUITES}.items():
         out[name] = {
             "name": name,
             "expectations": exps,
@@ -235,8 +290,18 @@ def _result_rows(table: str, source_id: str | None, res) -> list[dict]:
     return rows
 
 
-def validate_tables(lake: Lake, business_date: dt.date, show, docs_root: Path | None = None):
-    """Run every suite on its table as of the date: result rows and the seconds spent in GX."""
+def validate_tables(
+    lake: Lake,
+    business_date: dt.date,
+    show,
+    docs_root: Path | None = None,
+    layers: tuple[str, ...] = ("bronze", "silver"),
+    frames: dict | None = None,
+    parameters: dict | None = None,
+):
+    """Run the suites of ``layers`` on their tables as of the date: result rows and the seconds
+    spent inside GX. ``frames`` replaces a table's frame (e.g. with derived check columns) and
+    ``parameters`` resolves ``{"$PARAMETER": name}`` values of the suites."""
     import great_expectations as gx
 
     from jobs.base.history import JOBS, read_as_of
@@ -250,9 +315,11 @@ def validate_tables(lake: Lake, business_date: dt.date, show, docs_root: Path | 
     rows, spent = [], 0.0
     for name in suite_files():
         layer, table = name.split(".", 1)
-        if not lake.exists(name):
+        if layer not in layers or not lake.exists(name):
             continue
-        if layer == "bronze":
+        if frames and name in frames:
+            df, source_id = frames[name], None
+        elif layer == "bronze":
             df = lake.read(name).filter(F.col("_business_date") == F.lit(business_date))
             source_id = table
         elif name in JOBS:
@@ -274,7 +341,11 @@ def validate_tables(lake: Lake, business_date: dt.date, show, docs_root: Path | 
             vd = ctx.validation_definitions.add_or_update(
                 gx.ValidationDefinition(name=f"{name}", data=batch_def, suite=suite)
             )
-            res = vd.run(batch_parameters={"dataframe": df}, result_format=RESULT_FORMAT)
+            res = vd.run(
+                batch_parameters={"dataframe": df},
+                expectation_parameters=parameters or None,
+                result_format=RESULT_FORMAT,
+            )
         else:
             res = batch_def.get_batch(batch_parameters={"dataframe": df}).validate(
                 suite, result_format="BASIC"

@@ -4,8 +4,10 @@ The truth of a rule on a business date is
 * every contradiction the generator injected for it (``_truth/conflicts.csv``) and not yet fixed
   by that date, and
 * every injected row fault that the rule must report: an ID number delivered with a wrong check
-  character (``id_checksum_invalid``), a platform licence whose holder number was emptied
-  (``licence_holder_unknown``).
+  character (``id_checksum_invalid``); a platform licence whose holder number was emptied, or
+  whose holder's only record was corrupted or quarantined (``licence_holder_unknown``); a marriage
+  registration or a child's 户籍 record lost to a fault (``marital_status_mismatch``,
+  ``birth_not_registered``).
 Findings are compared by (entity, responsible source); ID findings by (delivered number, source).
 """
 
@@ -53,7 +55,42 @@ def _current_faults(truth: Path, day: dt.date, expect: str = "bronze") -> pd.Dat
     return faults[faults["expect"] == expect].merge(live, on=["source_id", "file"])
 
 
-def expected_findings(city: Path, day: dt.date) -> dict[str, set[tuple[str, str]]]:
+def _lost_holders(truth: Path, day: dt.date, lake: Path) -> set[tuple[str, str]]:
+    """Platform licences of non-residents whose marriage registration (their only record in
+    most cases) was corrupted or quarantined, and who are therefore unknown to the base library."""
+    faults = pd.read_csv(truth / "row_faults.csv", dtype=str, keep_default_na=False)
+    faults = faults[(faults["source_id"] == "mzj_hydj") & (faults["business_date"] <= str(day))]
+    whole = set(faults.loc[faults["expect"] == "quarantine", "entity"])  # both parties lost
+    typo = faults[faults["fault"].isin(ID_FAULTS)]
+    m = pd.read_parquet(truth / "marriages.parquet")
+    parties = set()
+    for cert, male, female in zip(m["certificate_no"], m["male_id"], m["female_id"], strict=True):
+        if cert in whole:
+            parties |= {male, female}
+    by_cert = m.set_index("certificate_no")
+    for cert, column in zip(typo["entity"], typo["column"], strict=True):
+        if cert in by_cert.index:
+            row = by_cert.loc[[cert]].iloc[0]
+            parties.add(row["male_id" if column.startswith("male") else "female_id"])
+    people = pd.read_parquet(truth / "persons.parquet").set_index("person_id")
+    lost = {p for p in parties if p in people.index and not bool(people.at[p, "is_resident"])}
+    # ...and that no other record of any department made known (the base library says which)
+    known = set(
+        DeltaTable(str(Path(lake) / "silver" / "person")).to_pandas(columns=["person_id"])[
+            "person_id"
+        ]
+    )
+    lost -= known
+    lic = DeltaTable(str(Path(lake) / "silver" / "licence")).to_pandas(
+        columns=["licence_uid", "holder_code", "issued_by_platform"]
+    )
+    lic = lic[lic["issued_by_platform"] & lic["holder_code"].isin(lost)]
+    return {(u, "zwfw_dzzz") for u in lic["licence_uid"]}
+
+
+def expected_findings(
+    city: Path, day: dt.date, lake: Path | None = None
+) -> dict[str, set[tuple[str, str]]]:
     truth = Path(city) / "_truth"
     conf = pd.read_csv(truth / "conflicts.csv", dtype=str, keep_default_na=False)
     live = conf[(conf["fixed_on"] == "") | (conf["fixed_on"] > str(day))]
@@ -75,6 +112,8 @@ def expected_findings(city: Path, day: dt.date) -> dict[str, set[tuple[str, str]
     out.setdefault("licence_holder_unknown", set()).update(
         (e, "zwfw_dzzz") for e in holder["entity"]
     )
+    if lake is not None:
+        out["licence_holder_unknown"] |= _lost_holders(truth, day, lake)
     # a child whose 户籍 row could not be parsed is missing from that day's 户籍 snapshot
     faults_all = _current_faults(truth, day, expect="quarantine")
     lost = set(faults_all.loc[faults_all["source_id"] == "gaj_hjrk", "entity"])
@@ -169,7 +208,7 @@ def incomplete_sources(truth: Path, day: dt.date) -> set[str]:
 
 
 def precision_recall(city: Path, lake: Path, day: dt.date) -> pd.DataFrame:
-    want, got = expected_findings(city, day), found_findings(lake, day)
+    want, got = expected_findings(city, day, lake), found_findings(lake, day)
     # not where the responsible source's state mixes two deliveries: whether a fault or its fix
     # was in the lost part is not in the ground truth
     skip = incomplete_sources(Path(city) / "_truth", day)

@@ -34,6 +34,8 @@ EXPECTED_COUNTS = {
     "silver.licence": 5,
     "silver.person": 9,
     "silver.person_link": 3,
+    "gold.person_profile": 7,
+    "gold.enterprise_profile": 5,
 }
 
 
