@@ -103,6 +103,18 @@ def build_quality(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
         rows += delivery.delivery_results(lake, business_date)
         batches = batches_as_of(lake, business_date)
         results = _results_frame(lake, rows, batches, run.run_id, business_date)
+        # rows that later stages wrote for the date (the gold suites) are kept on a rerun
+        if lake.exists("quality.results"):
+            later = (
+                lake.read("quality.results")
+                .filter(
+                    (F.col("_business_date") == F.lit(business_date))
+                    & F.col("table").startswith("gold.")
+                )
+                .toPandas()
+            )
+            if len(later):
+                results = results.unionByName(lake.spark.createDataFrame(later, RESULT_SCHEMA))
         history = (
             history_rows(failed, batches, business_date)
             if failed is not None
