@@ -226,24 +226,7 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             ).alias("insurance")
         )
     )
-    licences = (
-        licence.filter(F.col("holder_kind") == "person")
-        .groupBy(F.col("holder_code").alias("person_id"))
-        .agg(
-            F.sort_array(
-                F.collect_list(
-                    F.struct(
-                        "licence_type",
-                        "licence_no",
-                        "licence_uid",
-                        "status",
-                        "issued_on",
-                        "issued_by_platform",
-                    )
-                )
-            ).alias("licences")
-        )
-    )
+    licences = _licences(licence, "person", "person_id")
     represents = (
         legal.filter(F.col("legal_rep_id").isNotNull())
         .groupBy(F.col("legal_rep_id").alias("person_id"))
@@ -290,6 +273,18 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
         empty("licences").alias("licences"),
         empty("legal_representative_of").alias("legal_representative_of"),
         empty("open_findings").alias("open_findings"),
+    )
+
+
+def _licences(licence: DataFrame, kind: str, key: str) -> DataFrame:
+    """(key, licences): the licences each holder of ``kind`` holds, sorted."""
+    item = F.struct(
+        "licence_type", "licence_no", "licence_uid", "status", "issued_on", "issued_by_platform"
+    )
+    return (
+        licence.filter(F.col("holder_kind") == kind)
+        .groupBy(F.col("holder_code").alias(key))
+        .agg(F.sort_array(F.collect_list(item)).alias("licences"))
     )
 
 
@@ -348,24 +343,7 @@ def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             F.countDistinct("person_id").alias("insured_ever"),
         )
     )
-    licences = (
-        licence.filter(F.col("holder_kind") == "legal_person")
-        .groupBy(F.col("holder_code").alias("uscc"))
-        .agg(
-            F.sort_array(
-                F.collect_list(
-                    F.struct(
-                        "licence_type",
-                        "licence_no",
-                        "licence_uid",
-                        "status",
-                        "issued_on",
-                        "issued_by_platform",
-                    )
-                )
-            ).alias("licences")
-        )
-    )
+    licences = _licences(licence, "legal_person", "uscc")
     reps = legal.filter(F.col("legal_rep_id").isNotNull()).select(
         F.col("entity_id").alias("_other"),
         F.col("uscc").alias("_other_uscc"),
