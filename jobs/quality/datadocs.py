@@ -72,6 +72,8 @@ def build_data_docs(gx_root: Path, out: Path) -> Path | None:
         return None
     import great_expectations as gx
 
+    import jobs.quality.expectations  # noqa: F401  (the renderer needs the custom expectations)
+
     ctx = gx.get_context(mode="file", project_root_dir=str(gx_root))
     ctx.build_data_docs()
     site = Path(gx_root) / "gx" / "uncommitted" / "data_docs" / "local_site"

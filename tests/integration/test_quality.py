@@ -242,3 +242,18 @@ def test_report_renders_offline_in_headless_chromium(city_lake, tmp_path):
     assert float(score) > 0
     assert cells >= 6 * 8
     assert "bronze.gaj_hjrk" in docs_text
+
+
+def test_report_command_builds_data_docs_without_errors(city_lake, tmp_path):
+    """A fresh process (as `govlake report` is) must know the custom expectations when GX
+    renders the Data Docs, or their pages lose those expectations and log tracebacks."""
+    import subprocess
+    import sys
+
+    lake, _ = city_lake
+    out = tmp_path / "report"
+    cmd = [sys.executable, "-m", "jobs.cli", "report", "--lake", str(lake.root), "--out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "not found" not in done.stderr, done.stderr[-2000:]
+    assert (out / "index.html").exists() and (out / "data-docs" / "index.html").exists()
