@@ -303,6 +303,7 @@ def validate_tables(
     spent inside GX. ``frames`` replaces a table's frame (e.g. with derived check columns) and
     ``parameters`` resolves ``{"$PARAMETER": name}`` values of the suites."""
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     from jobs.base.history import JOBS, read_as_of
 
@@ -342,6 +343,9 @@ def validate_tables(
                 gx.ValidationDefinition(name=f"{name}", data=batch_def, suite=suite)
             )
             res = vd.run(
+                # the business date names the run in the Data Docs (run_time given: GX would
+                # otherwise read the name as a time and overwrite earlier dates' results)
+                run_id=RunIdentifier(run_name=str(business_date), run_time=dt.datetime.now(dt.UTC)),
                 batch_parameters={"dataframe": df},
                 expectation_parameters=parameters or None,
                 result_format=RESULT_FORMAT,
