@@ -33,24 +33,42 @@ def measured(cmd: list[str], stdout=subprocess.DEVNULL) -> tuple[float, float]:
     return seconds, usage.ru_maxrss / 1024 / 1024  # ru_maxrss is in KiB on Linux
 
 
+def bench_args(doc: str) -> argparse.Namespace:
+    """The options every benchmark takes: city sizes, seed and the first business date."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--start", default="2026-11-02")
+    return ap.parse_args()
+
+
+def bench_dirs(persons: int, seed: int) -> tuple[Path, Path]:
+    """(landing zone, lake) of the benchmark city of that size."""
+    return (
+        ROOT / "var" / "bench" / f"city_{persons}_{seed}",
+        ROOT / "var" / "bench" / f"lake_{persons}",
+    )
+
+
+def stage_command(city: Path, lake: Path, stage: str, day: str) -> list[str]:
+    """`govlake run` of one stage for one business date."""
+    cmd = [sys.executable, "-m", "jobs.cli", "run", "--landing", str(city), "--lake", str(lake)]
+    return cmd + ["--stage", stage, "--from", day, "--to", day]
+
+
 def manifest_rows(landing: Path, date: str) -> int:
     return sum(json.loads(ok.read_text())["rows"] for ok in landing.glob(f"*/{date}/*.ok"))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--start", default="2026-11-02")
-    args = ap.parse_args()
+    args = bench_args(__doc__)
     govlake = [sys.executable, "-m", "jobs.cli"]
     print(
         f"{'persons':>9} {'gen s':>7} {'gen GiB':>8} {'rows':>10} {'files':>6} {'ingest s':>9} "
         f"{'rows/s':>9} {'peak GiB':>9}"
     )
     for n in args.persons:
-        city = ROOT / "var" / "bench" / f"city_{n}_{args.seed}"
-        lake = ROOT / "var" / "bench" / f"lake_{n}"
+        city, lake = bench_dirs(n, args.seed)
         if not (city / "_truth" / "params.json").exists():
             gen_s, gen_gib = measured(
                 [

@@ -8,7 +8,6 @@ including the share of the stage spent inside Great Expectations.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import subprocess
@@ -17,28 +16,22 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_bench import ROOT, measured  # noqa: E402
+from ingest_bench import bench_args, bench_dirs, measured, stage_command  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--start", default="2026-11-02")
-    args = ap.parse_args()
+    args = bench_args(__doc__)
     print(
         f"{'persons':>9} {'quality s':>10} {'peak GiB':>9} {'in GX s':>8} {'GX %':>6} {'report s':>9}"
     )
     for n in args.persons:
-        city = ROOT / "var" / "bench" / f"city_{n}_{args.seed}"
-        lake = ROOT / "var" / "bench" / f"lake_{n}"
+        city, lake = bench_dirs(n, args.seed)
         if not (lake / "silver").is_dir():
             raise SystemExit(f"{lake} has no silver: run bench/base_bench.py first")
         shutil.rmtree(lake / "quality", ignore_errors=True)
         shutil.rmtree(lake / "_gx", ignore_errors=True)
         out = lake.parent / f"{lake.name}-quality.out"
-        cmd = [sys.executable, "-m", "jobs.cli", "run", "--landing", str(city), "--lake", str(lake)]
-        cmd += ["--stage", "quality", "--from", args.start, "--to", args.start]
+        cmd = stage_command(city, lake, "quality", args.start)
         with out.open("w") as f:
             seconds, gib = measured(cmd, stdout=f)
         text = out.read_text("utf-8")

@@ -7,30 +7,23 @@ quality_bench.py built (run those first). Prints figures.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest_bench import ROOT, measured  # noqa: E402
+from ingest_bench import bench_args, bench_dirs, measured, stage_command  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--start", default="2026-11-02")
-    args = ap.parse_args()
+    args = bench_args(__doc__)
     print(f"{'persons':>9} {'profiles':>10} {'themes s':>9} {'peak GiB':>9}")
     for n in args.persons:
-        city = ROOT / "var" / "bench" / f"city_{n}_{args.seed}"
-        lake = ROOT / "var" / "bench" / f"lake_{n}"
+        city, lake = bench_dirs(n, args.seed)
         if not (lake / "quality").is_dir():
             raise SystemExit(f"{lake} has no quality tables: run bench/quality_bench.py first")
         shutil.rmtree(lake / "gold", ignore_errors=True)
-        cmd = [sys.executable, "-m", "jobs.cli", "run", "--landing", str(city), "--lake", str(lake)]
-        cmd += ["--stage", "themes", "--from", args.start, "--to", args.start]
+        cmd = stage_command(city, lake, "themes", args.start)
         seconds, gib = measured(cmd)
         from deltalake import DeltaTable
 

@@ -7,6 +7,7 @@ one holding conf/ and schemas/) defaults to the checkout this package lives in; 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -98,6 +99,15 @@ class DeliverySla(_Frozen):
     days_after: int = 1
     deadline: str = "06:00"
     tz: str = "+08:00"
+
+    def due(self, business_date: dt.date) -> dt.datetime:
+        """The moment the files of ``business_date`` are due (timezone-aware)."""
+        hours, minutes = (int(x) for x in self.deadline.split(":"))
+        sign = -1 if self.tz.startswith("-") else 1
+        th, tm = (int(x) for x in self.tz.lstrip("+-").split(":"))
+        tz = dt.timezone(sign * dt.timedelta(hours=th, minutes=tm))
+        day = business_date + dt.timedelta(days=self.days_after)
+        return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=tz)
 
 
 class CatalogEntry(_Frozen):

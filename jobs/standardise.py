@@ -18,7 +18,7 @@ from functools import lru_cache
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from jobs.config import conf_file
+from jobs.config import conf_file, extract_schema
 
 FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))  # ！ … ～
 HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F))  # ! … ~
@@ -191,6 +191,19 @@ def parse_timestamp(c: Column, formats: list[str]) -> Column:
 
 def parse_date(c: Column, formats: list[str]) -> Column:
     return parse_timestamp(c, formats).cast("date")
+
+
+def delivered(source_id: str, column: str) -> Column:
+    """A delivered bronze field parsed as its extract schema says: dates and timestamps by their
+    formats, codes through their code table, anything else as cleaned text."""
+    spec = next(c for c in extract_schema(source_id).columns if c.column == column)
+    if spec.parser.startswith("date:"):
+        return parse_date(F.col(column), date_formats(spec.parser))
+    if spec.parser.startswith("timestamp:"):
+        return parse_timestamp(F.col(column), date_formats(spec.parser))
+    if spec.parser.startswith("code:"):
+        return map_code(F.col(column), spec.parser.split(":", 1)[1])
+    return clean_text(F.col(column))
 
 
 def date_formats(parser: str) -> list[str]:

@@ -88,7 +88,7 @@ def _claims_from_links(links: DataFrame) -> DataFrame:
     return _union([df.filter(F.col("value").isNotNull()) for df in stated] + implied)
 
 
-def _subject_rows(rows: DataFrame, links: DataFrame, source_id: str) -> DataFrame:
+def subject_rows(rows: DataFrame, links: DataFrame, source_id: str) -> DataFrame:
     """A source's rows with the person_id their subject was linked to."""
     subj = links.filter((F.col("source_id") == source_id) & F.col("person_id").isNotNull()).select(
         "_file", "_row_number", "person_id"
@@ -98,7 +98,7 @@ def _subject_rows(rows: DataFrame, links: DataFrame, source_id: str) -> DataFram
 
 def _claims_from_hjrk(hjrk: DataFrame, links: DataFrame) -> DataFrame:
     """户籍 attributes of each linked resident record."""
-    rows = _subject_rows(hjrk, links, "gaj_hjrk")
+    rows = subject_rows(hjrk, links, "gaj_hjrk")
     status = S.map_code(F.col("reg_status"), "person_reg_status")
     values = {
         "ethnicity": S.map_code(F.col("ethnicity"), "ethnicity"),
@@ -121,7 +121,7 @@ def _claims_from_hjrk(hjrk: DataFrame, links: DataFrame) -> DataFrame:
 
 
 def _claims_from_deaths(swzm: DataFrame, links: DataFrame, as_of: dt.date) -> DataFrame:
-    rows = _subject_rows(swzm, links, "wjw_swzm").withColumn(
+    rows = subject_rows(swzm, links, "wjw_swzm").withColumn(
         "d", S.parse_date(F.col("death_date"), ["%Y-%m-%d"])
     )
     rows = rows.withColumn(
@@ -132,6 +132,33 @@ def _claims_from_deaths(swzm: DataFrame, links: DataFrame, as_of: dt.date) -> Da
             _claim(rows, "death_date", "wjw_swzm", F.col("d")),
             _claim(rows, "is_deceased", "wjw_swzm", F.lit("true")),
         ]
+    )
+
+
+def birth_certificate_homes(certs: DataFrame, links: DataFrame, person: DataFrame) -> DataFrame:
+    """Where each newborn should be registered: (cert, birth_date, sex, issued_on, parent_id,
+    household_no) for each birth certificate (wjw_cszm rows) and each linked parent, mother or
+    father, who has a 户籍 household."""
+    rows = certs.select(
+        "_file",
+        "_row_number",
+        S.clean_name(F.col("certificate_no")).alias("cert"),
+        F.to_date(S.delivered("wjw_cszm", "birth_time")).alias("birth_date"),
+        S.delivered("wjw_cszm", "newborn_sex").alias("sex"),
+        S.delivered("wjw_cszm", "issued_on").alias("issued_on"),
+    )
+    parents = links.filter(
+        (F.col("source_id") == "wjw_cszm")
+        & F.col("role").isin("mother", "father")
+        & F.col("person_id").isNotNull()
+    ).select("_file", "_row_number", F.col("person_id").alias("parent_id"))
+    homes = person.filter(F.col("household_no").isNotNull()).select(
+        F.col("person_id").alias("parent_id"), "household_no"
+    )
+    return (
+        rows.join(parents, ["_file", "_row_number"])
+        .join(homes, "parent_id")
+        .drop("_file", "_row_number")
     )
 
 

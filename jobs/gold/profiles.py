@@ -24,23 +24,20 @@ from pyspark.sql import functions as F
 
 from jobs import standardise as S
 from jobs.base.history import read_as_of
-from jobs.base.person import latest_marriage_events
+from jobs.base.person import birth_certificate_homes, latest_marriage_events, subject_rows
 from jobs.base.state import current_rows
 from jobs.lake import Lake
 
 
 def _hjrk_members(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
     """(person_id, household_no, relation) of every linked 户籍 record."""
-    subj = links.filter((F.col("source_id") == "gaj_hjrk") & F.col("person_id").isNotNull()).select(
-        "_file", "_row_number", "person_id"
-    )
     rows = current_rows(lake, "gaj_hjrk", as_of).select(
         "_file",
         "_row_number",
         S.clean_text(F.col("household_no")).alias("household_no"),
-        S.map_code(F.col("relation_to_head"), "relation").alias("relation"),
+        S.delivered("gaj_hjrk", "relation_to_head").alias("relation"),
     )
-    return rows.join(subj, ["_file", "_row_number"]).select("person_id", "household_no", "relation")
+    return subject_rows(rows, links, "gaj_hjrk").select("person_id", "household_no", "relation")
 
 
 def person_relations(lake: Lake, as_of: dt.date, person: DataFrame, links: DataFrame):
@@ -84,30 +81,11 @@ def person_relations(lake: Lake, as_of: dt.date, person: DataFrame, links: DataF
         "parent_id", "child_id", F.lit("gaj_hjrk").alias("via")
     )
     # children by birth certificate: the child of that birth date and sex in a parent's household
-    certs = current_rows(lake, "wjw_cszm", as_of).select(
-        "_file",
-        "_row_number",
-        S.map_code(F.col("newborn_sex"), "sex_text").alias("sex"),
-        F.to_date(
-            S.parse_timestamp(
-                S.clean_text(F.col("birth_time")), ["%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M"]
-            )
-        ).alias("birth_date"),
-    )
-    roles = links.filter(
-        (F.col("source_id") == "wjw_cszm")
-        & F.col("role").isin("mother", "father")
-        & F.col("person_id").isNotNull()
-    ).select("_file", "_row_number", F.col("person_id").alias("parent_id"))
-    homes = person.filter(F.col("household_no").isNotNull()).select(
-        F.col("person_id").alias("parent_id"), "household_no"
-    )
     born = person.filter(F.col("household_no").isNotNull()).select(
         F.col("person_id").alias("child_id"), "household_no", "birth_date", "sex"
     )
     by_cert = (
-        certs.join(roles, ["_file", "_row_number"])
-        .join(homes, "parent_id")
+        birth_certificate_homes(current_rows(lake, "wjw_cszm", as_of), links, person)
         .join(born, ["household_no", "birth_date", "sex"])
         .select("parent_id", "child_id", F.lit("wjw_cszm").alias("via"))
     )
@@ -148,8 +126,8 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             current_rows(lake, "mzj_hydj", as_of).select(
                 "_file",
                 "_row_number",
-                S.map_code(F.col("reg_type"), "marriage_reg_type").alias("event"),
-                S.parse_date(F.col("reg_date"), ["%Y-%m-%d"]).alias("date"),
+                S.delivered("mzj_hydj", "reg_type").alias("event"),
+                S.delivered("mzj_hydj", "reg_date").alias("date"),
                 S.clean_name(F.col("certificate_no")).alias("certificate_no"),
             ),
             ["_file", "_row_number"],
@@ -193,23 +171,18 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
         )
     )
     insured = (
-        links.filter(
-            (F.col("source_id") == "rsj_sbcb")
-            & (F.col("role") == "subject")
-            & F.col("person_id").isNotNull()
-        )
-        .select("_file", "_row_number", "person_id")
-        .join(
+        subject_rows(
             current_rows(lake, "rsj_sbcb", as_of).select(
                 "_file",
                 "_row_number",
-                S.map_code(F.col("insurance_type"), "insurance_type").alias("insurance_type"),
-                S.map_code(F.col("insurance_status"), "insurance_status").alias("status"),
+                S.delivered("rsj_sbcb", "insurance_type").alias("insurance_type"),
+                S.delivered("rsj_sbcb", "insurance_status").alias("status"),
                 S.uscc_normalise(F.col("employer_uscc")).alias("employer_uscc"),
-                S.parse_date(F.col("enrolled_on"), ["%Y%m%d"]).alias("enrolled_on"),
-                S.map_code(F.col("receiving_benefits"), "yes_no").alias("receiving_benefits"),
+                S.delivered("rsj_sbcb", "enrolled_on").alias("enrolled_on"),
+                S.delivered("rsj_sbcb", "receiving_benefits").alias("receiving_benefits"),
             ),
-            ["_file", "_row_number"],
+            links,
+            "rsj_sbcb",
         )
         .groupBy("person_id")
         .agg(
@@ -329,7 +302,7 @@ def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
     status = current_rows(lake, "rsj_sbcb", as_of).select(
         "_file",
         "_row_number",
-        S.map_code(F.col("insurance_status"), "insurance_status").alias("status"),
+        S.delivered("rsj_sbcb", "insurance_status").alias("status"),
     )
     employees = (
         employer_links.select("_file", "_row_number", "uscc")

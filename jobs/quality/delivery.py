@@ -27,13 +27,7 @@ DELIVERY_RULES = {
 
 
 def deadline(source_id: str, business_date: dt.date) -> dt.datetime:
-    sla = catalog()[source_id].delivery_sla
-    hours, minutes = (int(x) for x in str(sla.deadline).split(":"))
-    sign = -1 if str(sla.tz).startswith("-") else 1
-    th, tm = (int(x) for x in str(sla.tz).lstrip("+-").split(":"))
-    tz = dt.timezone(sign * dt.timedelta(hours=th, minutes=tm))
-    day = business_date + dt.timedelta(days=int(sla.days_after))
-    return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=tz)
+    return catalog()[source_id].delivery_sla.due(business_date)
 
 
 def delivery_results(lake: Lake, business_date: dt.date) -> list[dict]:

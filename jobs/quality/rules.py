@@ -23,9 +23,9 @@ from pyspark.sql import functions as F
 
 from jobs import standardise as S
 from jobs.base.history import read_as_of
-from jobs.base.person import MARITAL_CATEGORY
+from jobs.base.person import MARITAL_CATEGORY, birth_certificate_homes, subject_rows
 from jobs.base.state import authority_conf, current_rows
-from jobs.config import conf_file, extract_schema
+from jobs.config import conf_file
 from jobs.lake import Lake
 
 CHECK_COLUMNS = [
@@ -115,7 +115,7 @@ class RuleInputs:
                 F.lit(source_id).alias("source_id"),
                 "_file",
                 "_row_number",
-                field(source_id, status).alias("status"),
+                S.delivered(source_id, status).alias("status"),
                 S.clean_name(F.col("legal_rep_name")).alias("legal_rep_name"),
             )
             frames.append(
@@ -153,19 +153,6 @@ def _checks(df: DataFrame, kind: str, **cols: Column | str) -> DataFrame:
 
 def _none() -> Column:
     return F.lit(None).cast("string")
-
-
-def field(source_id: str, column: str) -> Column:
-    """A delivered field parsed as its extract schema says (dates, timestamps, code tables)."""
-    spec = next(c for c in extract_schema(source_id).columns if c.column == column)
-    raw = S.clean_text(F.col(column))
-    if spec.parser.startswith("date:"):
-        return S.parse_date(raw, S.date_formats(spec.parser))
-    if spec.parser.startswith("timestamp:"):
-        return F.to_date(S.parse_timestamp(raw, S.date_formats(spec.parser)))
-    if spec.parser.startswith("code:"):
-        return S.map_code(F.col(column), spec.parser.split(":", 1)[1])
-    return raw
 
 
 # ------------------------------------------------------------------------------ persons
@@ -312,13 +299,10 @@ def death_not_deregistered(x: RuleInputs) -> DataFrame:
     grace = rule_conf("death_not_deregistered").get("grace_days", 30)
     dead = _certified_deaths(x, grace).select("person_id")
     hjrk = x.rows("gaj_hjrk").select(
-        "_file", "_row_number", field("gaj_hjrk", "reg_status").alias("st")
+        "_file", "_row_number", S.delivered("gaj_hjrk", "reg_status").alias("st")
     )
-    subj = x.links.filter(
-        (F.col("source_id") == "gaj_hjrk") & F.col("person_id").isNotNull()
-    ).select("_file", "_row_number", "person_id")
     status = (
-        hjrk.join(subj, ["_file", "_row_number"])
+        subject_rows(hjrk, x.links, "gaj_hjrk")
         .join(dead, "person_id")
         .groupBy("person_id")
         .agg(F.max(F.col("st") == "active").alias("_active"))
@@ -341,16 +325,13 @@ def benefit_after_death(x: RuleInputs) -> DataFrame:
     """参保 enrolments of persons with a certified death: still receiving benefits?"""
     grace = rule_conf("benefit_after_death").get("grace_days", 30)
     dead = _certified_deaths(x, grace).select("person_id")
-    subj = x.links.filter(
-        (F.col("source_id") == "rsj_sbcb") & F.col("person_id").isNotNull()
-    ).select("_file", "_row_number", "person_id")
     rows = x.rows("rsj_sbcb").select(
         "_file",
         "_row_number",
-        field("rsj_sbcb", "receiving_benefits").alias("benefits"),
+        S.delivered("rsj_sbcb", "receiving_benefits").alias("benefits"),
     )
     per = (
-        rows.join(subj, ["_file", "_row_number"])
+        subject_rows(rows, x.links, "rsj_sbcb")
         .join(dead, "person_id")
         .groupBy("person_id")
         .agg(F.max(F.col("benefits") == "true").alias("_receiving"))
@@ -399,12 +380,9 @@ def marital_status_mismatch(x: RuleInputs) -> DataFrame:
     hjrk = x.rows("gaj_hjrk").select(
         "_file",
         "_row_number",
-        field("gaj_hjrk", "marital_status").alias("code"),
+        S.delivered("gaj_hjrk", "marital_status").alias("code"),
     )
-    subj = x.links.filter(
-        (F.col("source_id") == "gaj_hjrk") & F.col("person_id").isNotNull()
-    ).select("_file", "_row_number", "person_id")
-    rows = hjrk.join(subj, ["_file", "_row_number"]).filter(F.col("code").isNotNull())
+    rows = subject_rows(hjrk, x.links, "gaj_hjrk").filter(F.col("code").isNotNull())
     rows = rows.groupBy("person_id").agg(F.min("code").alias("code"))
     df = rows.join(events, "person_id").filter(F.col("implied").isNotNull() & ~F.col("_recent"))
     df = df.withColumn("_cat", _category(F.col("code")))
@@ -426,58 +404,23 @@ def birth_not_registered(x: RuleInputs) -> DataFrame:
     """Births certified ``lag_days`` ago or more: is a child of that birth date and sex in the
     mother's household or the father's?"""
     lag = rule_conf("birth_not_registered").get("lag_days", 60)
-    certs = x.rows("wjw_cszm").select(
-        "_file",
-        "_row_number",
-        S.clean_name(F.col("certificate_no")).alias("cert"),
-        field("wjw_cszm", "newborn_sex").alias("sex"),
-        field("wjw_cszm", "birth_time").alias("born"),
-        field("wjw_cszm", "issued_on").alias("issued"),
-    )
-    certs = certs.filter(
+    homes = birth_certificate_homes(x.rows("wjw_cszm"), x.links, x.person).filter(
         F.col("cert").isNotNull()
-        & F.col("born").isNotNull()
+        & F.col("birth_date").isNotNull()
         & F.col("sex").isNotNull()
-        & x.days_ago(F.col("issued"), lag)
-    )
-    households = x.person.filter(F.col("household_no").isNotNull()).select(
-        "person_id", "household_no"
-    )
-    for role in ("mother", "father"):
-        parent = x.links.filter(
-            (F.col("source_id") == "wjw_cszm") & (F.col("role") == role)
-        ).select("_file", "_row_number", F.col("person_id").alias(f"{role}_id"))
-        hh = households.select(
-            F.col("person_id").alias(f"{role}_id"), F.col("household_no").alias(f"{role}_hh")
-        )
-        certs = certs.join(parent, ["_file", "_row_number"], "left").join(hh, f"{role}_id", "left")
-    certs = certs.filter(F.col("mother_hh").isNotNull() | F.col("father_hh").isNotNull())
-    certs = certs.groupBy("cert").agg(
-        F.first("mother_hh", ignorenulls=True).alias("mother_hh"),
-        F.first("father_hh", ignorenulls=True).alias("father_hh"),
-        F.first("born").alias("born"),
-        F.first("sex").alias("sex"),
+        & x.days_ago(F.col("issued_on"), lag)
     )
     kids = (
         x.person.filter(F.col("household_no").isNotNull())
-        .select("household_no", F.col("birth_date").alias("born"), "sex")
+        .select("household_no", "birth_date", "sex")
         .distinct()
+        .withColumn("_in", F.lit(True))
     )
     kids = x.lake.checkpoint(kids, "household-children")
-    df = certs
-    for parent in ("mother", "father"):
-        df = df.join(
-            kids.select(
-                F.col("household_no").alias(f"{parent}_hh"),
-                "born",
-                "sex",
-                F.lit(True).alias(f"_in_{parent}"),
-            ),
-            [f"{parent}_hh", "born", "sex"],
-            "left",
-        )
-    df = df.withColumn(
-        "_registered", F.coalesce(F.col("_in_mother"), F.col("_in_father"), F.lit(False))
+    df = (
+        homes.join(kids, ["household_no", "birth_date", "sex"], "left")
+        .groupBy("cert")
+        .agg(F.max(F.col("_in").isNotNull()).alias("_registered"))
     )
     return _checks(
         df,
@@ -499,9 +442,9 @@ def _registration_status(x: RuleInputs) -> DataFrame:
     dates = x.rows("scjgj_qydj").select(
         "_file",
         "_row_number",
-        F.coalesce(field("scjgj_qydj", "cancelled_on"), field("scjgj_qydj", "approved_on")).alias(
-            "since"
-        ),
+        F.coalesce(
+            S.delivered("scjgj_qydj", "cancelled_on"), S.delivered("scjgj_qydj", "approved_on")
+        ).alias("since"),
     )
     return (
         x.legal_records.filter(F.col("uscc").isNotNull() & (F.col("source_id") == "scjgj_qydj"))

@@ -195,9 +195,7 @@ def _results_frame(lake, rows, batches, run_id, business_date) -> DataFrame:
     pdf["success"] = pdf["failed"] == 0
     pdf["evaluated_at"] = now
     pdf["_business_date"] = business_date
-    pdf["_batch_id"] = None
-    b = dict(batches.collect()) if batches is not None else {}
-    pdf["_batch_id"] = pdf["source_id"].map(b)
+    pdf["_batch_id"] = pdf["source_id"].map(dict(batches.collect()))
     pdf["evaluated"] = pdf["evaluated"].astype("int64")
     pdf["failed"] = pdf["failed"].astype("int64")
     return lake.spark.createDataFrame(pdf[RESULT_COLUMNS], RESULT_SCHEMA)
