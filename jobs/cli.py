@@ -295,5 +295,68 @@ def profile(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
     click.echo(text)
 
 
+@main.command()
+@click.option("--role", required=True, help="Your role (conf/access.yaml).")
+@click.option("--division", help="Your district's division code (district roles).")
+@click.option("--user", help="Who is asking (recorded in audit.queries; default: OS user).")
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("-e", "--execute", "sql_text", help="Run this query and exit.")
+@click.option(
+    "-f",
+    "--file",
+    "sql_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Run a query file.",
+)
+@click.option(
+    "--dialect",
+    type=click.Choice(["duckdb", "spark", "mysql"]),
+    default="duckdb",
+    show_default=True,
+    help="The SQL dialect you write; it is transpiled to DuckDB.",
+)
+@click.option("--as-of", callback=_date, help="Read the tables as they were on this business date.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option("--max-rows", default=1000, show_default=True, help="Rows shown at most.")
+@click.option("--timeout", default=120.0, show_default=True, help="Seconds before a query stops.")
+def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt, max_rows, timeout):
+    """Query curated tables read-only, masked by your role; every query is audited.
+
+    Without -e or -f, opens a prompt: end a query with `;`, `\\d` lists your tables,
+    `\\d layer.table` its columns, `\\q` quits.
+    """
+    from jobs.sql.repl import interactive, run_one
+    from jobs.sql.session import AccessDenied, SqlSession
+
+    if not lake_dir.is_dir():
+        raise click.ClickException(f"lake {lake_dir} does not exist (try `make demo`)")
+    try:
+        session = SqlSession(
+            lake_dir,
+            role=role,
+            division=division,
+            user=user,
+            as_of=as_of,
+            max_rows=max_rows,
+            timeout_s=timeout,
+            client="cli" if (sql_text or sql_file) else "interactive",
+        )
+    except AccessDenied as e:
+        raise click.ClickException(str(e)) from None
+    with session:
+        if sql_text or sql_file:
+            text = sql_text if sql_text else sql_file.read_text(encoding="utf-8")
+            sys.exit(run_one(session, text, dialect, fmt))
+        interactive(session, dialect, fmt)
+
+
 if __name__ == "__main__":
     main()

@@ -1,12 +1,19 @@
-"""Masking of sensitive values for display (the SQL interface will apply the same by role)."""
+"""Masking of sensitive values for display (reports, profiles).
+
+The SQL interface masks the same way inside DuckDB (jobs/sql/policy.py MASK_MACROS); a test
+checks that both give the same result. A value too short to keep a prefix and a suffix is
+starred whole, so a malformed identifier is never shown in clear.
+"""
 
 from __future__ import annotations
 
 
 def mask_id(value: str | None) -> str | None:
     """130902********1234: division code and last four kept."""
-    if not value or len(value) < 10:
+    if not value:
         return value
+    if len(value) < 10:
+        return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
@@ -17,12 +24,25 @@ def mask_name(value: str | None) -> str | None:
     return value[0] + "*" * (len(value) - 1)
 
 
+def mask_phone(value: str | None) -> str | None:
+    """138****1234: the first three and last four digits kept."""
+    if not value:
+        return value
+    if len(value) < 8:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
 def mask_text(value: str | None) -> str | None:
     """Addresses and the like: the first six characters kept."""
-    if not value or len(value) <= 6:
+    if not value:
         return value
+    if len(value) <= 6:
+        return "*" * len(value)
     return value[:6] + "*" * min(6, len(value) - 6)
 
+
+MASKERS = {"id": mask_id, "name": mask_name, "phone": mask_phone, "text": mask_text}
 
 MASKS = {
     "person_id": mask_id,

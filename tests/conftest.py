@@ -4,6 +4,7 @@ generated city ingested once, which the integration tests read."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,12 @@ def cli_city(tmp_path_factory):
         timeout=1200,
     )
     return landing, lake, run
+
+
+@pytest.fixture(scope="session")
+def sql_lake(city_lake, tmp_path_factory) -> Path:
+    """A copy of the sample city's lake for the SQL interface, whose audit rows it receives."""
+    lake, _ = city_lake
+    root = tmp_path_factory.mktemp("sql") / "lake"
+    shutil.copytree(lake.root, root, ignore=shutil.ignore_patterns("_staging", "_gx"))
+    return root
