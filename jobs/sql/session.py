@@ -152,6 +152,11 @@ class SqlSession:
             row.duration_ms = (time.perf_counter() - started) * 1000
             audit.record(self.root, row)
             raise
+        except LookupError as e:  # a table with no version for the session's as-of date
+            row.status, row.reason = "failed", str(e)
+            row.duration_ms = (time.perf_counter() - started) * 1000
+            audit.record(self.root, row)
+            raise QueryFailed(row.reason) from None
         row.executed_sql = checked.executed_sql
         row.tables_read, row.columns_read = list(checked.tables), list(checked.columns)
         try:

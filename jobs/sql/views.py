@@ -113,19 +113,22 @@ def version_as_of(root: str, table: str, as_of: dt.date, runs: pa.Table | None) 
     is taken as it stood at the end of that day.
     """
     best: tuple[dt.date, dt.datetime, int] | None = None
+    written = False
     for run in runs.to_pylist() if runs is not None else []:
         if run["status"] != "success" or run["business_date"] is None:
             continue
-        if run["business_date"] > as_of:
-            continue
         for item in (run["outputs"] or "").split(","):
             name, _, version = item.partition("@")
-            if name == table and version:
-                key = (run["business_date"], run["ended_at"], int(version))
-                if best is None or key[:2] > best[:2]:
-                    best = key
+            if name != table or not version:
+                continue
+            written = True
+            key = (run["business_date"], run["ended_at"], int(version))
+            if run["business_date"] <= as_of and (best is None or key[:2] > best[:2]):
+                best = key
     if best is not None:
         return best[2]
+    if written:
+        raise LookupError(f"{table} has no build for a business date on or before {as_of}")
     dtab = DeltaTable(f"{root}/{table.replace('.', '/')}")
     end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
     try:
