@@ -33,8 +33,11 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 	$(VENV)/bin/govlake report --lake var/lake --out var/report
 	@echo "Quality report (open it in a browser, no network needed): var/report/index.html"
 	@echo
-	@echo "Look at it:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
-	@echo "             (README.md shows how to query any table with DuckDB)"
+	$(VENV)/bin/govlake sql --role city_analyst --lake var/lake --user demo -e \
+	  "SELECT region_code, count(*) AS persons, count(*) FILTER (WHERE is_deceased) AS deceased FROM silver.person GROUP BY 1 ORDER BY 1"
+	@echo
+	@echo "Query it as an analyst (masked by role, audited):  .venv/bin/govlake sql --role city_analyst --lake var/lake"
+	@echo "Roles, masks and the audit trail: docs/sql.md.  History of a table:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
 
 test: $(STAMP)  ## the fast suite (run before every commit)
 	$(PY) -m pytest -q -m "not slow"
@@ -48,11 +51,12 @@ test-all: $(STAMP)  ## everything
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: $(STAMP)  ## ingestion, base, quality and themes time and peak memory at 100k and 1M persons
+bench: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 100k and 1M persons
 	$(PY) bench/ingest_bench.py --persons 100000 1000000
 	$(PY) bench/base_bench.py --persons 100000 1000000
 	$(PY) bench/quality_bench.py --persons 100000 1000000
 	$(PY) bench/themes_bench.py --persons 100000 1000000
+	$(PY) bench/sql_bench.py --persons 100000 1000000
 
 clean:
 	rm -rf var .pytest_cache

@@ -73,8 +73,10 @@ class SqlSession:
         self.as_of, self.max_rows, self.timeout_s, self.client = as_of, max_rows, timeout_s, client
         try:
             self.grant = grant(role, division)
-        except AccessDenied as e:
-            self._audit_denied("", "duckdb", str(e))
+        except AccessDenied as e:  # an unknown role is an attempt too: on record
+            row = self._audit_row("", "duckdb")
+            row.reason = str(e)
+            audit.record(self.root, row)
             raise
         audit.ensure_table(self.root)
         self._tables = frozenset(_lake_tables(self.root))
@@ -133,17 +135,7 @@ class SqlSession:
 
     def query(self, sql: str, dialect: str = "duckdb") -> QueryResult:
         """Check, run and audit one query. Raises Denied or QueryFailed (both audited)."""
-        row = audit.AuditRow(
-            query_id=uuid.uuid4().hex,
-            user_name=self.user,
-            role=self.role,
-            division=self.division,
-            client=self.client,
-            submitted_at=dt.datetime.now(dt.UTC),
-            dialect=dialect,
-            as_of=self.as_of,
-            submitted_sql=sql,
-        )
+        row = self._audit_row(sql, dialect)
         started = time.perf_counter()
         try:
             checked = self._guard.check(sql, dialect)
@@ -235,21 +227,17 @@ class SqlSession:
             self._schemas[table] = {d[0]: str(d[1]) for d in described.description}
         return self._schemas[table]
 
-    def _audit_denied(self, sql: str, dialect: str, reason: str) -> None:
-        audit.record(
-            self.root,
-            audit.AuditRow(
-                query_id=uuid.uuid4().hex,
-                user_name=self.user,
-                role=self.role,
-                division=self.division,
-                client=self.client,
-                submitted_at=dt.datetime.now(dt.UTC),
-                dialect=dialect,
-                as_of=self.as_of,
-                submitted_sql=sql,
-                reason=reason,
-            ),
+    def _audit_row(self, sql: str, dialect: str) -> audit.AuditRow:
+        return audit.AuditRow(
+            query_id=uuid.uuid4().hex,
+            user_name=self.user,
+            role=self.role,
+            division=self.division,
+            client=self.client,
+            submitted_at=dt.datetime.now(dt.UTC),
+            dialect=dialect,
+            as_of=self.as_of,
+            submitted_sql=sql,
         )
 
 

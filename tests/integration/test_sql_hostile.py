@@ -64,7 +64,12 @@ def secrets(sql_lake):
 
 def _audit_rows(lake: Path, sql: str) -> list[dict]:
     rows = DeltaTable(str(lake / "audit" / "queries")).to_pyarrow_dataset().to_table()
-    return [r for r in rows.to_pylist() if r["submitted_sql"] == sql]
+    mine = [
+        r
+        for r in rows.to_pylist()
+        if r["submitted_sql"] == sql and r["user_name"] == "hostile-corpus"
+    ]
+    return sorted(mine, key=lambda r: r["submitted_at"])
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[c["sql"][:60] for c in CORPUS])
