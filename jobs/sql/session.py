@@ -11,6 +11,7 @@ Each query goes through the guard (jobs/sql/guard.py), runs on DuckDB against ma
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import getpass
 import threading
 import time
@@ -22,10 +23,11 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from jobs.delta import read_table, version_as_of
 from jobs.sql import audit
 from jobs.sql.guard import Checked, Denied, SqlGuard
 from jobs.sql.policy import AccessDenied, column_rules, grant
-from jobs.sql.views import macro_sql, masked_select, quote, version_as_of
+from jobs.sql.views import literal, macro_sql, masked_select, quote
 
 
 class QueryFailed(RuntimeError):
@@ -81,7 +83,8 @@ class SqlSession:
         audit.ensure_table(self.root)
         self._tables = frozenset(_lake_tables(self.root))
         self._schemas: dict[str, dict[str, str]] = {}
-        self._runs: pa.Table | None = None
+        self._missing: dict[str, str] = {}
+        self._snapshots = self._open_snapshots()
         self._con = duckdb.connect(
             config={"threads": threads, "memory_limit": memory_limit, "access_mode": "automatic"}
         )
@@ -91,6 +94,10 @@ class SqlSession:
             "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
             "WHERE function_type IN ('scalar', 'aggregate', 'macro')"
         ).fetchall()
+        # DuckDB reads the Parquet files of plain tables itself (several times faster than
+        # through pyarrow), and may read exactly those files and no other.
+        files = sorted(f for snap in self._snapshots.values() if snap for f in snap.files)
+        self._con.execute("SET allowed_paths = $files", {"files": files})
         for stmt in (
             "SET enable_external_access = false",
             "SET python_enable_replacements = false",
@@ -172,6 +179,10 @@ class SqlSession:
 
     def close(self) -> None:
         self._con.close()
+        # pyarrow scanners of registered datasets must end before the interpreter does
+        # (delta-io/delta-rs#2184): drop them now
+        self._snapshots.clear()
+        gc.collect()
 
     def __enter__(self) -> SqlSession:
         return self
@@ -205,23 +216,39 @@ class SqlSession:
             return table.slice(0, self.max_rows), True
         return table, False
 
+    def _open_snapshots(self) -> dict[str, _Snapshot | None]:
+        """The version of every readable table this session reads (None: none for the date)."""
+        runs = None
+        if self.as_of is not None and "lineage.runs" in self._tables:
+            runs = read_table(f"{self.root}/lineage/runs")
+        snapshots: dict[str, _Snapshot | None] = {}
+        for table in sorted(t for t in self._tables if self.grant.may_read(t)):
+            dtab = DeltaTable(f"{self.root}/{table.replace('.', '/')}")
+            if self.as_of is not None:
+                try:
+                    dtab.load_as_version(version_as_of(self.root, table, self.as_of, runs))
+                except LookupError as e:
+                    snapshots[table] = None
+                    self._missing[table] = str(e)
+                    continue
+            snapshots[table] = _Snapshot.of(dtab)
+        return snapshots
+
     def _view_schema(self, table: str) -> dict[str, str]:
         """Create the masked view of ``table`` on first use; its columns and DuckDB types."""
         if table not in self._schemas:
-            path = f"{self.root}/{table.replace('.', '/')}"
-            dtab = DeltaTable(path)
-            if self.as_of is not None:
-                if self._runs is None and "lineage.runs" in self._tables:
-                    self._runs = pa.table(
-                        DeltaTable(f"{self.root}/lineage/runs").to_pyarrow_dataset().to_table()
-                    )
-                dtab.load_as_version(version_as_of(self.root, table, self.as_of, self._runs))
-            dataset = dtab.to_pyarrow_dataset()
-            raw = f"gl_raw_{uuid.uuid4().hex}"
-            self._con.register(raw, dataset)
+            snapshot = self._snapshots.get(table)
+            if snapshot is None:
+                raise LookupError(self._missing.get(table, f"{table} is not readable"))
+            if snapshot.files:
+                files = ", ".join(literal(f) for f in snapshot.files)
+                raw = f"read_parquet([{files}], union_by_name = true)"
+            else:
+                raw = f"gl_raw_{uuid.uuid4().hex}"
+                self._con.register(raw, snapshot.table.to_pyarrow_dataset())
             layer, name = table.split(".")
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(layer)}")
-            view = masked_select(table, dataset.schema, raw, self.grant)
+            view = masked_select(table, snapshot.schema, raw, self.grant)
             self._con.execute(f"CREATE VIEW {quote(layer)}.{quote(name)} AS {view}")
             described = self._con.execute(f"SELECT * FROM {quote(layer)}.{quote(name)} LIMIT 0")
             self._schemas[table] = {d[0]: str(d[1]) for d in described.description}
@@ -239,6 +266,28 @@ class SqlSession:
             as_of=self.as_of,
             submitted_sql=sql,
         )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One version of a table: its schema, and its Parquet files when DuckDB may read them."""
+
+    table: DeltaTable
+    schema: pa.Schema
+    files: tuple[str, ...]  # empty: read through pyarrow (delta-rs) instead
+
+    @classmethod
+    def of(cls, dtab: DeltaTable) -> _Snapshot:
+        schema = pa.schema(dtab.schema())
+        protocol = dtab.protocol()
+        plain = (
+            protocol.min_reader_version == 1  # no column mapping, deletion vectors or features
+            and not dtab.metadata().partition_columns  # partition values live in the log
+        )
+        files = tuple(u.removeprefix("file://") for u in dtab.file_uris()) if plain else ()
+        if any("://" in f for f in files) or len(files) > 1000:
+            files = ()  # object stores and tables of many small files (audit.queries): pyarrow
+        return cls(dtab, schema, files)
 
 
 def _lake_tables(root: str) -> list[str]:

@@ -9,10 +9,7 @@ never lets through.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from jobs.sql.policy import MASK_MACROS, ColumnRule, Grant, column_rules, source_levels
 
@@ -103,36 +100,3 @@ def _apply(expr: str, kind: pa.DataType, rule: ColumnRule, grant: Grant) -> str:
     if rule.mask == "year" and pa.types.is_date(kind):
         return f"CAST(date_trunc('year', {expr}) AS DATE)"
     return hidden
-
-
-def version_as_of(root: str, table: str, as_of: dt.date, runs: pa.Table | None) -> int:
-    """The Delta version of ``table`` that held business date ``as_of``.
-
-    It is the version written by the latest successful run, for the latest business date on or
-    before ``as_of``, that wrote the table (lineage.runs). A table no run writes (audit.queries)
-    is taken as it stood at the end of that day.
-    """
-    best: tuple[dt.date, dt.datetime, int] | None = None
-    written = False
-    for run in runs.to_pylist() if runs is not None else []:
-        if run["status"] != "success" or run["business_date"] is None:
-            continue
-        for item in (run["outputs"] or "").split(","):
-            name, _, version = item.partition("@")
-            if name != table or not version:
-                continue
-            written = True
-            key = (run["business_date"], run["ended_at"], int(version))
-            if run["business_date"] <= as_of and (best is None or key[:2] > best[:2]):
-                best = key
-    if best is not None:
-        return best[2]
-    if written:
-        raise LookupError(f"{table} has no build for a business date on or before {as_of}")
-    dtab = DeltaTable(f"{root}/{table.replace('.', '/')}")
-    end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
-    try:
-        dtab.load_as_version(end_of_day)
-    except Exception as e:  # delta-rs raises a generic error when nothing is that old
-        raise LookupError(f"{table} has no version on or before {as_of}") from e
-    return dtab.version()
