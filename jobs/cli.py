@@ -22,6 +22,20 @@ def _date(ctx, param, value):
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _in_clear(role: str | None, unmasked: bool) -> bool:
+    """Whether identifiers and names (L3) are shown in clear to ``role`` (conf/access.yaml)."""
+    if role is None:
+        if unmasked:
+            click.secho("--unmasked is deprecated: give your --role", fg="yellow", err=True)
+        return unmasked
+    from jobs.sql.policy import AccessDenied, grant
+
+    try:
+        return grant(role).in_clear("L3")
+    except AccessDenied as e:
+        raise click.ClickException(str(e)) from None
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
@@ -236,10 +250,9 @@ def suites(write: bool) -> None:
     "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
 )
 @click.option("--as-of", callback=_date, help="The state on this business date (default: latest).")
-@click.option(
-    "--unmasked", is_flag=True, help="Show sensitive values in clear (requires the right role)."
-)
-def show(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
+@click.option("--role", help="Your role (conf/access.yaml): identifiers in clear from L3.")
+@click.option("--unmasked", is_flag=True, help="Deprecated: use --role.")
+def show(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> None:
     """Print one base-library record, masked by default, optionally as of a past date."""
     from pyspark.sql import functions as F
 
@@ -253,6 +266,7 @@ def show(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
         "legal-person": ("silver.legal_person", "uscc"),
         "licence": ("silver.licence", "licence_uid"),
     }[kind]
+    unmasked = _in_clear(role, unmasked)
     lake = Lake(lake_dir, get_spark())
     try:
         df = read_as_of(lake, table, as_of)
@@ -278,21 +292,68 @@ def show(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
     "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
 )
 @click.option("--as-of", callback=_date, help="The file as it stood on this business date.")
-@click.option(
-    "--unmasked", is_flag=True, help="Show sensitive values in clear (requires the right role)."
-)
-def profile(kind: str, key: str, lake_dir: Path, as_of, unmasked: bool) -> None:
+@click.option("--role", help="Your role (conf/access.yaml): identifiers in clear from L3.")
+@click.option("--unmasked", is_flag=True, help="Deprecated: use --role.")
+def profile(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> None:
     """Print a person's (一人一档) or an enterprise's (一企一档) whole file, masked by default."""
     from jobs.base.history import NoHistory
     from jobs.engine import get_spark
     from jobs.gold.show import render_profile
     from jobs.lake import Lake
 
+    unmasked = _in_clear(role, unmasked)
     try:
         text = render_profile(Lake(lake_dir, get_spark()), kind, key, as_of, masked=not unmasked)
     except (NoHistory, LookupError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(text)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["person", "legal-person", "licence"]))
+@click.argument("key")
+@click.argument("attribute")
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("--as-of", callback=_date, help="The value as it stood on this business date.")
+@click.option("--role", help="Your role (conf/access.yaml): values in clear from L3.")
+def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role) -> None:
+    """Where the value of ATTRIBUTE of one entity came from: source, file, row, date, batch,
+    and what the other sources delivered (masked unless your role has clearance)."""
+    from jobs.provenance.trace import TraceError, render, trace_masks
+    from jobs.provenance.trace import trace as run_trace
+
+    try:
+        result = run_trace(lake_dir.resolve(), kind, key, attribute, as_of)
+    except (TraceError, LookupError) as e:
+        raise click.ClickException(str(e)) from None
+    key_mask = value_mask = None
+    if not _in_clear(role, False):
+        key_mask, value_mask = trace_masks(result)
+    click.echo(render(result, value_mask, key_mask), nl=False)
+
+
+@main.command()
+@click.argument("node")
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("--upstream", "direction", flag_value="upstream", default=True, help="(default)")
+@click.option("--downstream", "direction", flag_value="downstream")
+@click.option("--format", "fmt", type=click.Choice(["text", "dot"]), default="text")
+def lineage(node: str, lake_dir: Path, direction: str, fmt: str) -> None:
+    """Where NODE (layer.table or layer.table.column) comes from, or what it feeds.
+
+    Columns are traced down to the delivered fields (landing.<source>.<header>).
+    """
+    from jobs.provenance.graph import as_dot, as_text, graph
+
+    try:
+        edges, found = graph(lake_dir.resolve(), node, direction)
+    except LookupError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(as_dot(edges, found) if fmt == "dot" else as_text(edges, found, direction), nl=False)
 
 
 @main.command()

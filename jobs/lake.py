@@ -37,6 +37,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lineage import columns as column_lineage
+from lineage.openlineage import Emitter
 from lineage.recorder import RunRecord
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,32 @@ EDGES_SCHEMA = T.StructType(
         T.StructField("target_version", T.LongType()),
     ]
 )
+
+COLUMN_EDGES_SCHEMA = T.StructType(
+    [
+        T.StructField(name, T.StringType())
+        for name in (
+            "target_table", "target_column", "source_table", "source_column", "transform",
+            "job", "run_id",
+        )
+    ]
+)  # fmt: skip
+
+
+def _leaf_paths(schema) -> list[str]:
+    """Dotted paths of a delta-rs schema's leaf fields (list elements are transparent)."""
+    import pyarrow as pa
+
+    def walk(kind, prefix):
+        while pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            kind = kind.value_type
+        if pa.types.is_struct(kind):
+            for f in kind:
+                yield from walk(f.type, f"{prefix}.{f.name}")
+        else:
+            yield prefix
+
+    return [p for f in pa.schema(schema) for p in walk(f.type, f.name)]
 
 
 def nullable(df: DataFrame) -> DataFrame:
@@ -96,6 +124,8 @@ class Lake:
         self.root = Path(root).resolve()
         self.spark = spark
         self._run: RunRecord | None = None
+        self._staged: dict[str, list[column_lineage.Col]] = {}  # checkpoint path → lineage
+        self._emitter: Emitter | None = None  # OpenLineage, configured on the first run
 
     # ---------------------------------------------------------------- naming and metadata
     def path(self, table: str) -> str:
@@ -181,6 +211,7 @@ class Lake:
         options: Mapping[str, str],
         partition_by: list[str] | None,
     ) -> None:
+        self._derive(table, df)
         df, new_columns = self._conform(df, table)
         writer = nullable(df).write.format("delta").mode(mode)
         for k, v in options.items():
@@ -232,6 +263,7 @@ class Lake:
         if not self.exists(table):
             self._write(df, table, "overwrite", {}, partition_by)
             return
+        self._derive(table, df)
         df, new_columns = self._conform(df, table)
         if new_columns:
             raise ValueError(f"merge into {table}: new columns {df.columns} need a schema change")
@@ -266,6 +298,7 @@ class Lake:
         if not self.exists(table):
             self._write(new, table, "overwrite", {}, None)
             return {"inserted_or_updated": self.read(table).count(), "deleted": 0}
+        self._derive(table, new)
         new = self.checkpoint(new, f"changes-{table}")
         old = self.read(table).select(*keys, F.col("_row_hash").alias("_old_hash"))
         changed = (
@@ -321,8 +354,45 @@ class Lake:
             / f"{name}-{uuid.uuid4().hex}"
         )
         df.write.mode("overwrite").parquet(str(folder))
+        lineage = self._lineage(df)
+        if lineage is not None:  # a read of the checkpoint is a read of what it was made from
+            self._staged[str(folder)] = lineage
         # with the frame's own schema: an empty frame leaves no Parquet file to read one from
         return self.spark.read.schema(df.schema).parquet(str(folder))
+
+    # ---------------------------------------------------------------- column lineage
+    def _lineage(self, df: DataFrame) -> list[column_lineage.Col] | None:
+        """The columns of ``df`` with what they derive from (lineage/columns.py), or None."""
+        try:
+            plan = df._plan.plan(self.spark.client)  # the Spark Connect plan, built client-side
+            return column_lineage.analyse(plan, self._resolve_read)
+        except Exception:  # lineage must never fail a job; the coverage test notices gaps
+            log.warning("column lineage of a write could not be derived", exc_info=True)
+            return None
+
+    def _resolve_read(self, path: str, options: dict[str, str]) -> list | None:
+        path = path.removeprefix("file://").rstrip("/")
+        if path in self._staged:
+            return self._staged[path]
+        rel = Path(path).resolve()
+        if rel.parent.parent != self.root or rel.parent.name.startswith("_"):
+            return None
+        table = f"{rel.parent.name}.{rel.name}"
+        if not DeltaTable.is_deltatable(path):
+            return None
+        return column_lineage.table_columns(table, _leaf_paths(DeltaTable(path).schema()))
+
+    def _derive(self, table: str, df: DataFrame) -> None:
+        if self._run is None or table.startswith("lineage."):
+            return
+        lineage = self._lineage(df)
+        if lineage is not None:
+            self._run.derived(table, column_lineage.edges(table, lineage))
+
+    def derive_columns(self, table: str, edges: list[dict]) -> None:
+        """Add column edges that no plan shows (a delivered field to its bronze column)."""
+        if self._run is not None:
+            self._run.derived(table, edges)
 
     # ---------------------------------------------------------------- runs and lineage
     @contextlib.contextmanager
@@ -345,6 +415,9 @@ class Lake:
         for t, v in (inputs or {}).items():
             record.read(t, v)
         self._run = record
+        if self._emitter is None:
+            self._emitter = Emitter.configured(self.root)
+        self._emitter.start(record)
         status = "failed"
         try:
             yield record
@@ -353,11 +426,15 @@ class Lake:
             self._run = None
             record.finish(status)
             self._persist_run(record)
+            self._emitter.finish(record, self._dataset_schema)
+            self._staged.clear()
             shutil.rmtree(self.root / "_staging" / record.run_id, ignore_errors=True)
 
     def _persist_run(self, record: RunRecord) -> None:
         runs = self.spark.createDataFrame([record.run_row()], RUNS_SCHEMA)
         self._write(runs, "lineage.runs", "append", {}, None)
+        if record.status == "success" and record.columns:
+            self._persist_column_edges(record)
         edges = record.edge_rows()
         if edges:
             self._write(
@@ -367,3 +444,38 @@ class Lake:
                 {},
                 None,
             )
+
+    def _dataset_schema(self, table: str) -> list[tuple[str, str]] | None:
+        """[(column, type)] of a lake table, for OpenLineage's schema facet."""
+        if not _TABLE_NAME.match(table) or not self.exists(table):
+            return None
+        import pyarrow as pa
+
+        return [(f.name, str(f.type)) for f in pa.schema(DeltaTable(self.path(table)).schema())]
+
+    def _persist_column_edges(self, record: RunRecord) -> None:
+        """Replace the column edges of the tables the run wrote, when they changed.
+
+        lineage.column_edges holds the current derivation of every column: it changes with the
+        code, not with the data, so most runs find it unchanged and write nothing.
+        """
+        table = "lineage.column_edges"
+        key = ("target_table", "target_column", "source_table", "source_column", "transform")
+        new = [
+            {**e, "job": record.job, "run_id": record.run_id}
+            for rows in record.columns.values()
+            for e in rows
+        ]
+        current: list[dict] = []
+        if self.exists(table):
+            current = DeltaTable(self.path(table)).to_pyarrow_dataset().to_table().to_pylist()
+        kept = [e for e in current if e["target_table"] not in record.columns]
+        before = {tuple(e[k] for k in key) for e in current if e["target_table"] in record.columns}
+        if before == {tuple(e[k] for k in key) for e in new}:
+            return
+        rows = kept + new
+        frame = self.spark.createDataFrame(
+            [tuple(r[f.name] for f in COLUMN_EDGES_SCHEMA.fields) for r in rows],
+            COLUMN_EDGES_SCHEMA,
+        )
+        self._write(frame, table, "overwrite", {}, None)

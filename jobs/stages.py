@@ -61,11 +61,20 @@ def _themes(ctx: RunContext, business_date: dt.date) -> StageReport:
     return build_themes(ctx.lake, business_date, echo=ctx.echo)
 
 
+def _catalog(ctx: RunContext, business_date: dt.date) -> StageReport:
+    from jobs.catalog.run import build_catalog
+
+    return build_catalog(ctx.lake, business_date, echo=ctx.echo)
+
+
 STAGES: list[Stage] = [
     Stage("bronze", "ingest every source's delivery into bronze, quarantine and audit", _bronze),
     Stage("base", "base libraries: person links, 人口库, 法人库, 电子证照库", _base),
     Stage("quality", "多源校核: expectations, cross-source rules, findings and scores", _quality),
     Stage(
         "themes", "主题库: 一人一档 gold.person_profile, 一企一档 gold.enterprise_profile", _themes
+    ),
+    Stage(
+        "catalog", "政务数据目录: resources, fields, 重复采集 (from conf/ and schemas/)", _catalog
     ),
 ]

@@ -46,6 +46,7 @@ class RunRecord:
     status: str = "running"
     inputs: dict[str, int | None] = field(default_factory=dict)
     outputs: dict[str, int | None] = field(default_factory=dict)
+    columns: dict[str, list[dict]] = field(default_factory=dict)  # column_edges by target table
 
     def read(self, table: str, version: int | None) -> None:
         # The first version read is the one that fed the run.
@@ -54,6 +55,19 @@ class RunRecord:
     def wrote(self, table: str, version: int | None) -> None:
         # The last version written is the one the run left.
         self.outputs[table] = version
+
+    def derived(self, table: str, edges: list[dict]) -> None:
+        """Column edges of ``table`` (lineage.columns.edges rows); writes to a table add up.
+
+        A column with a real source needs no "(constant)" edge from another write of it.
+        """
+        rows = {tuple(sorted(e.items())): e for e in self.columns.get(table, []) + edges}
+        real = {e["target_column"] for e in rows.values() if e["source_table"] != "(constant)"}
+        self.columns[table] = [
+            e
+            for e in rows.values()
+            if e["source_table"] != "(constant)" or e["target_column"] not in real
+        ]
 
     def finish(self, status: str) -> None:
         self.status = status

@@ -444,6 +444,41 @@ def ingest_source(
     return result
 
 
+def delivered_field_edges(schema: ExtractSchema) -> list[dict]:
+    """Column lineage from each delivered field (its header in the file) to its bronze column.
+
+    The Parquet staged from the files hides the headers; the extract schema says which header
+    (or alias) fills which column.
+    """
+    landing, table = f"landing.{schema.source_id}", f"bronze.{schema.source_id}"
+    rows = [
+        {
+            "target_table": table,
+            "target_column": col.column,
+            "source_table": landing,
+            "source_column": col.header,
+            "transform": "as delivered (text)"
+            + (f"; also headed {', '.join(col.aliases)}" if col.aliases else ""),
+        }
+        for col in schema.columns
+    ]
+    for column, source, how in (
+        ("_file", "(file name)", "the delivered file the row came from"),
+        ("_row_number", "(row number)", "the row's position in its file (header excluded)"),
+        ("_extra", "(undeclared fields)", "fields the schema does not declare, as JSON"),
+    ):
+        rows.append(
+            {
+                "target_table": table,
+                "target_column": column,
+                "source_table": landing,
+                "source_column": source,
+                "transform": how,
+            }
+        )
+    return rows
+
+
 def _check_and_stage(
     path: Path,
     schema: ExtractSchema,
@@ -525,6 +560,7 @@ def _write_slices(
     else:
         df = spark.createDataFrame([], bschema)
     table = f"bronze.{schema.source_id}"
+    lake.derive_columns(table, delivered_field_edges(schema))
     lake.replace_slice(
         df.select(*bschema.names),
         table,

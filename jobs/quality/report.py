@@ -237,6 +237,7 @@ def build_report(
         autoescape=select_autoescape(["html", "j2"]),
     )
     page = env.get_template("report.html.j2").render(
+        collections=_collections(lake),
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         latest=str(latest),
         dates=[str(d) for d in dates],
@@ -260,6 +261,24 @@ def build_report(
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
     return ReportFiles(index, {d: p for d, (_, p) in lists.items()})
+
+
+def _collections(lake: Lake) -> list[dict] | None:
+    """Data items collected by more than one source (重复采集), from catalog.collections."""
+    if not lake.exists("catalog.collections"):
+        return None
+    rows = _read(lake, "catalog.collections")
+    rows = rows[rows["duplicated"]].sort_values(["sources", "data_item"], ascending=[False, True])
+    return [
+        {
+            "item": r.data_item,
+            "authority": r.authoritative_source,
+            "authority_fields": ", ".join(r.authoritative_fields),
+            "others": ", ".join(r.other_fields),
+            "sources": int(r.sources),
+        }
+        for r in rows.itertuples()
+    ]
 
 
 def write_lists(findings: pd.DataFrame, folder: Path, *, unmasked: bool):

@@ -139,5 +139,11 @@ def test_profile_command_masks_by_default(city_lake):
     assert masked.returncode == 0, masked.stderr
     assert row["person_id"] not in masked.stdout and row["name"] not in masked.stdout
     assert row["person_id"][:6] + "********" in masked.stdout and "children" in masked.stdout
-    clear = subprocess.run([*cli, "--unmasked"], capture_output=True, text=True, timeout=300)
+    clear = subprocess.run(
+        [*cli, "--role", "quality_officer"], capture_output=True, text=True, timeout=300
+    )
     assert row["person_id"] in clear.stdout and row["name"] in clear.stdout
+    analyst = subprocess.run(
+        [*cli, "--role", "city_analyst"], capture_output=True, text=True, timeout=300
+    )
+    assert analyst.returncode == 0 and row["person_id"] not in analyst.stdout

@@ -230,6 +230,7 @@ def test_report_renders_offline_in_headless_chromium(city_lake, tmp_path):
         page.wait_for_load_state("load")
         score = page.inner_text("#platform-score .v")
         cells = page.locator("#department-scores td").count()
+        collections = page.inner_text("#collections")  # 重复采集, from the catalogue
         # the Great Expectations Data Docs, built beside the report, also load nothing remote
         docs = Path(files.index).parent / "data-docs" / "index.html"
         assert docs.exists()
@@ -241,6 +242,7 @@ def test_report_renders_offline_in_headless_chromium(city_lake, tmp_path):
     assert all(u.startswith(("file://", "data:")) for u in requested), requested
     assert float(score) > 0
     assert cells >= 6 * 8
+    assert "person.name" in collections and "gaj_hjrk" in collections
     assert "bronze.gaj_hjrk" in docs_text
 
 

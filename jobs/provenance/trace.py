@@ -1,0 +1,243 @@
+"""`govlake trace`: where the current value of one attribute came from (一数一源, 谁提供谁负责).
+
+For a person, a legal person or a licence it names the authoritative source, the delivered
+file, row number, business date and batch of the record the value was taken from, and the
+values every other source delivered for the same attribute. It reads the lake with delta-rs
+(no Spark): the base library row, its link table (which records of which files refer to the
+entity) and the bronze records themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder
+
+from jobs.catalog.build import authorities, items_collected
+from jobs.config import catalog, conf_file
+from jobs.delta import read_table, version_as_of
+from jobs.masking import MASKERS
+from jobs.sql.policy import column_rules
+
+KINDS = {
+    "person": ("silver.person", "person_id", "silver.person_link", "person_id"),
+    "legal-person": ("silver.legal_person", "uscc", "silver.legal_person_link", "uscc"),
+    "licence": ("silver.licence", "licence_uid", None, None),
+}
+_INTERNAL = {"_row_hash", "_changed_on"}
+
+
+@dataclass
+class Delivered:
+    """One delivered record's value for the attribute."""
+
+    source_id: str
+    column: str
+    value: object
+    file: str
+    row_number: int
+    business_date: dt.date
+    batch_id: str | None
+    role: str | None = None
+
+
+@dataclass
+class Trace:
+    table: str
+    key: str
+    attribute: str
+    value: object
+    version: int
+    chosen_source: str | None  # <attribute>_source where the library records it
+    authority: list[str]  # the sources in authority order (conf/authority.yaml)
+    records: list[Delivered] = field(default_factory=list)
+
+
+class TraceError(LookupError):
+    """Nothing to trace (unknown entity or attribute); the message says which."""
+
+
+def _query(root: Path, tables: dict[str, tuple[str, int | None]], sql: str) -> list[dict]:
+    qb = QueryBuilder()
+    for name, (table, version) in tables.items():
+        qb.register(name, DeltaTable(str(root / table.replace(".", "/")), version=version))
+    return pa.table(qb.execute(sql)).to_pylist()
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def trace(root: Path, kind: str, key: str, attribute: str, as_of: dt.date | None = None) -> Trace:
+    """Trace ``attribute`` of the entity ``key`` of ``kind`` (person, legal-person, licence)."""
+    table, key_col, link_table, link_key = KINDS[kind]
+    key = key.strip().upper()
+    runs = read_table(root / "lineage" / "runs") if as_of else None
+    version = version_as_of(str(root), table, as_of, runs) if as_of else None
+    rows = _query(root, {"t": (table, version)}, f"SELECT * FROM t WHERE {key_col} = {_lit(key)}")
+    if not rows:
+        raise TraceError(f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else ""))
+    row = rows[0]
+    if attribute not in row or attribute in _INTERNAL or attribute.endswith("_source"):
+        names = [c for c in row if c not in _INTERNAL and not c.endswith("_source")]
+        raise TraceError(f"{table} has no attribute {attribute!r}; one of: {', '.join(names)}")
+    if version is None:
+        version = DeltaTable(str(root / table.replace(".", "/"))).version()
+    entity = "legal_person" if kind == "legal-person" else kind
+    result = Trace(
+        table, key, attribute, row[attribute], version,
+        row.get(f"{attribute}_source") or row.get("licence_source"),
+        _authority_order(entity, attribute),
+    )  # fmt: skip
+    if link_table is None:
+        result.records = _licence_records(root, key, attribute)
+    else:
+        link_version = version_as_of(str(root), link_table, as_of, runs) if as_of else None
+        result.records = _linked_records(
+            root, entity, attribute, link_table, link_version, link_key, key
+        )
+    return result
+
+
+def _authority_order(entity: str, attribute: str) -> list[str]:
+    spec = conf_file("authority.yaml").get(entity, {}).get(attribute)
+    if spec is None:
+        auth = authorities().get(f"{entity}.{attribute}")
+        return [auth] if auth else []
+    if isinstance(spec, dict):
+        return [spec["events"], *spec.get("fallback", [])]
+    return list(spec)
+
+
+def _column_for(entity: str, attribute: str, source: str, role: str) -> str | None:
+    """The delivered field of ``source`` carrying ``attribute`` for the entity in ``role``."""
+    item = f"{entity}.{attribute}"
+    carried = [c for (s, c), items in items_collected().items() if s == source and item in items]
+    if not carried or entity != "person":
+        return carried[0] if carried else None  # a registry's columns describe its entity
+    refs = conf_file("references.yaml")["persons"].get(source, [])
+    ref = next((r for r in refs if r["role"] == role), None)
+    if ref is not None:
+        mine = {
+            ref.get("id"),
+            ref.get("name"),
+            (ref.get("sex") or {}).get("column"),
+            (ref.get("birth") or {}).get("column"),
+        }
+        for column in carried:
+            if column in mine:
+                return column
+    # other columns of a record describe the person it is about (its `subject`)
+    return carried[0] if role == "subject" else None
+
+
+def _linked_records(root, entity, attribute, link_table, link_version, link_key, key):
+    links = _query(
+        root,
+        {"l": (link_table, link_version)},
+        f"SELECT * FROM l WHERE {link_key} = {_lit(key)} ORDER BY source_id, _business_date",
+    )
+    records = []
+    for link in links:
+        source = link["source_id"]
+        column = _column_for(entity, attribute, source, link["role"])
+        if column is None:
+            continue
+        bronze = _query(
+            root,
+            {"b": (f"bronze.{source}", None)},
+            f'SELECT "{column}" AS v, _batch_id FROM b WHERE _business_date = '
+            f"DATE {_lit(link['_business_date'])} AND _file = {_lit(link['_file'])} "
+            f"AND _row_number = {int(link['_row_number'])}",
+        )
+        for b in bronze:
+            records.append(
+                Delivered(
+                    source, column, b["v"], link["_file"], link["_row_number"],
+                    link["_business_date"], b["_batch_id"], link["role"],
+                )
+            )  # fmt: skip
+    return records
+
+
+def _licence_records(root: Path, licence_uid: str, attribute: str) -> list[Delivered]:
+    """The platform's records of the licence, with the fields the attribute is derived from
+    (found in lineage.column_edges)."""
+    edges = read_table(root / "lineage" / "column_edges").to_pylist()
+    columns = sorted(
+        {
+            e["source_column"]
+            for e in edges
+            if e["target_table"] == "silver.licence"
+            and e["target_column"] == attribute
+            and e["source_table"] == "bronze.zwfw_dzzz"
+        }
+    ) or ["licence_uid"]
+    rows = _query(
+        root,
+        {"b": ("bronze.zwfw_dzzz", None)},
+        f"SELECT * FROM b WHERE upper(trim(licence_uid)) = {_lit(licence_uid)} "
+        "ORDER BY _business_date",
+    )
+    return [
+        Delivered(
+            "zwfw_dzzz", column, r[column], r["_file"], r["_row_number"], r["_business_date"],
+            r["_batch_id"],
+        )
+        for r in rows
+        for column in columns
+    ]  # fmt: skip
+
+
+def trace_masks(t: Trace):
+    """(key mask, value mask) for a reader below L3, as conf/access.yaml masks the columns."""
+    rules = column_rules(t.table)
+
+    def masker(column: str):
+        rule = rules.get(column)
+        if rule is None or rule.level in ("L1", "L2"):
+            return None
+        fn = MASKERS.get(rule.mask)
+        return (lambda v: fn(str(v)) if v else v) if fn else (lambda v: "(hidden)")
+
+    return masker(KINDS[_kind_of(t.table)][1]), masker(t.attribute)
+
+
+def _kind_of(table: str) -> str:
+    return next(k for k, v in KINDS.items() if v[0] == table)
+
+
+def render(t: Trace, mask=None, key_mask=None) -> str:
+    """The trace as text; ``mask`` and ``key_mask`` (value → shown) hide what must not show."""
+    show = mask or (lambda v: v)
+    show_key = key_mask or (lambda v: v)
+    names = {s: f"{e.resource_name} ({e.provider})" for s, e in catalog().items()}
+    lines = [
+        f"{t.table} {show_key(t.key)}  {t.attribute} = {show(t.value)}   "
+        f"(Delta version {t.version})",
+        "authority (一数一源): "
+        + (" > ".join(t.authority) if t.authority else "(none: derived)")
+        + "   conf/authority.yaml",
+    ]
+    if t.chosen_source:
+        lines.append(f"value taken from: {t.chosen_source} {names.get(t.chosen_source, '')}")
+    taken = [r for r in t.records if r.source_id == t.chosen_source] or [
+        r for r in t.records if t.authority and r.source_id == t.authority[0]
+    ]
+    others = [r for r in t.records if r not in taken]
+    for title, group in (("delivered by it:", taken), ("other sources:", others)):
+        if not group:
+            continue
+        lines.append(title)
+        for r in sorted(group, key=lambda r: (r.source_id, r.business_date, r.file, r.row_number)):
+            role = f" ({r.role})" if r.role and r.role != "subject" else ""
+            lines.append(
+                f"  {r.source_id}{role}.{r.column} = {show(r.value)}   file {r.file} row "
+                f"{r.row_number}, business date {r.business_date}, batch {r.batch_id}"
+            )
+    if not t.records:
+        lines.append("no delivered record of this entity carries the attribute (a derived value)")
+    return "\n".join(lines) + "\n"
