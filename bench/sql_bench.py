@@ -51,7 +51,8 @@ def queries(person_id: str) -> list[tuple[str, str, str]]:
 
 def main() -> None:
     args = bench_args(__doc__)
-    from deltalake import DeltaTable
+    import pyarrow as pa
+    from deltalake import DeltaTable, QueryBuilder
 
     from jobs.sql.session import SqlSession
 
@@ -62,10 +63,10 @@ def main() -> None:
         _, lake = bench_dirs(n, args.seed)
         if not (lake / "gold" / "person_profile").is_dir():
             raise SystemExit(f"{lake} has no gold tables: run bench/themes_bench.py first")
-        ids = (
-            DeltaTable(str(lake / "silver" / "person"))
-            .to_pyarrow_dataset()
-            .head(n // 2, columns=["person_id"])
+        ids = pa.table(
+            QueryBuilder()
+            .register("p", DeltaTable(str(lake / "silver" / "person")))
+            .execute(f"SELECT person_id FROM p LIMIT {n // 2}")
         )
         person_id = ids["person_id"][-1].as_py()
         sessions: dict[str, SqlSession] = {}

@@ -434,7 +434,10 @@ class Lake:
         runs = self.spark.createDataFrame([record.run_row()], RUNS_SCHEMA)
         self._write(runs, "lineage.runs", "append", {}, None)
         if record.status == "success" and record.columns:
-            self._persist_column_edges(record)
+            try:
+                self._persist_column_edges(record)
+            except Exception:  # e.g. a concurrent run replaced them first: the next run will
+                log.warning("column lineage of run %s not saved", record.run_id, exc_info=True)
         edges = record.edge_rows()
         if edges:
             self._write(
