@@ -11,7 +11,7 @@ import pytest
 
 from jobs.config import extract_schema
 from jobs.delta import read_rows
-from jobs.provenance.graph import graph
+from jobs.provenance.graph import as_dot, graph
 from jobs.provenance.trace import trace
 
 
@@ -131,13 +131,10 @@ def test_lineage_and_trace_commands(city_lake):
     )  # fmt: skip
     assert text.returncode == 0, text.stderr
     assert "← bronze.gaj_hjrk.address" in text.stdout and "landing.gaj_hjrk.户籍地址" in text.stdout
-    dot = subprocess.run(
-        [*cli, "lineage", "bronze.gaj_hjrk", "--downstream", "--format", "dot"]
-        + ["--lake", str(lake.root)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert dot.returncode == 0 and dot.stdout.startswith("digraph lineage {")
-    assert '"bronze.gaj_hjrk" -> "silver.person"' in dot.stdout
+    edges, node = graph(lake.root, "bronze.gaj_hjrk", "downstream")
+    dot = as_dot(edges, node)
+    assert dot.startswith("digraph lineage {")
+    assert '"bronze.gaj_hjrk" -> "silver.person"' in dot
     person = read_rows(lake.root / "silver" / "person")[0]["person_id"]
     masked = subprocess.run(
         [*cli, "trace", "person", person, "name", "--lake", str(lake.root)],
