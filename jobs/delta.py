@@ -24,29 +24,78 @@ def read_rows(path: str | Path) -> list[dict]:
     return read_table(path).to_pylist()
 
 
-def version_as_of(root: str, table: str, as_of: dt.date, runs: pa.Table | None) -> int:
-    """The Delta version of ``table`` that held business date ``as_of``.
+def lake_tables(root: str | Path) -> list[str]:
+    """Every table of the lake as ``layer.table`` (working folders such as _staging are not)."""
+    base = Path(root)
+    if not base.exists():
+        return []
+    return [
+        f"{layer.name}.{t.name}"
+        for layer in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("_"))
+        for t in sorted(p for p in layer.iterdir() if p.is_dir())
+        if (t / "_delta_log").is_dir()
+    ]
 
-    It is the version written by the latest successful run, for the latest business date on or
-    before ``as_of``, that wrote the table (lineage.runs). A table no run writes (audit.queries)
-    is taken as it stood at the end of that day.
-    """
+
+def query(root: str | Path, tables: dict[str, tuple[str, int | None]], sql: str) -> list[dict]:
+    """Run ``sql`` over lake tables registered as {name: (layer.table, version)}."""
+    qb = QueryBuilder()
+    for name, (table, version) in tables.items():
+        qb.register(name, DeltaTable(str(Path(root) / table.replace(".", "/")), version=version))
+    return pa.table(qb.execute(sql)).to_pylist()
+
+
+def leaf_fields(schema) -> list[tuple[str, str]]:
+    """(dotted path, type) of every leaf of a delta-rs or Arrow schema; list elements are
+    transparent (``household.members.name``)."""
+
+    def walk(kind, prefix):
+        while pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            kind = kind.value_type
+        if pa.types.is_struct(kind):
+            for f in kind:
+                yield from walk(f.type, f"{prefix}.{f.name}")
+        else:
+            yield prefix, str(kind)
+
+    return [leaf for f in pa.schema(schema) for leaf in walk(f.type, f.name)]
+
+
+def build_as_of(runs: pa.Table | None, table: str, as_of: dt.date) -> tuple[int, dt.date] | None:
+    """(Delta version, business date) written by the latest successful run, for the latest
+    business date on or before ``as_of``, that wrote ``table`` (lineage.runs); None if none."""
     best: tuple[dt.date, dt.datetime, int] | None = None
-    written = False
     for run in runs.to_pylist() if runs is not None else []:
         if run["status"] != "success" or run["business_date"] is None:
             continue
+        if run["business_date"] > as_of:
+            continue
         for item in (run["outputs"] or "").split(","):
             name, _, version = item.partition("@")
-            if name != table or not version:
-                continue
-            written = True
-            key = (run["business_date"], run["ended_at"], int(version))
-            if run["business_date"] <= as_of and (best is None or key[:2] > best[:2]):
+            key = (run["business_date"], run["ended_at"], int(version or -1))
+            if name == table and version and (best is None or key[:2] > best[:2]):
                 best = key
-    if best is not None:
-        return best[2]
-    if written:
+    return (best[2], best[0]) if best else None
+
+
+def _built(runs: pa.Table | None, table: str) -> bool:
+    return any(
+        item.split("@")[0] == table
+        for run in (runs.to_pylist() if runs is not None else [])
+        if run["status"] == "success"
+        for item in (run["outputs"] or "").split(",")
+    )
+
+
+def version_as_of(root: str, table: str, as_of: dt.date, runs: pa.Table | None) -> int:
+    """The Delta version of ``table`` that held business date ``as_of`` (:func:`build_as_of`).
+
+    A table no run writes (audit.queries) is taken as it stood at the end of that day.
+    """
+    found = build_as_of(runs, table, as_of)
+    if found is not None:
+        return found[0]
+    if _built(runs, table):
         raise LookupError(f"{table} has no build for a business date on or before {as_of}")
     dtab = DeltaTable(f"{root}/{table.replace('.', '/')}")
     end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)

@@ -37,6 +37,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from jobs import delta
 from lineage import columns as column_lineage
 from lineage.openlineage import Emitter
 from lineage.recorder import RunRecord
@@ -77,22 +78,6 @@ COLUMN_EDGES_SCHEMA = T.StructType(
         )
     ]
 )  # fmt: skip
-
-
-def _leaf_paths(schema) -> list[str]:
-    """Dotted paths of a delta-rs schema's leaf fields (list elements are transparent)."""
-    import pyarrow as pa
-
-    def walk(kind, prefix):
-        while pa.types.is_list(kind) or pa.types.is_large_list(kind):
-            kind = kind.value_type
-        if pa.types.is_struct(kind):
-            for f in kind:
-                yield from walk(f.type, f"{prefix}.{f.name}")
-        else:
-            yield prefix
-
-    return [p for f in pa.schema(schema) for p in walk(f.type, f.name)]
 
 
 def nullable(df: DataFrame) -> DataFrame:
@@ -143,13 +128,7 @@ class Lake:
 
     def tables(self) -> list[str]:
         """Every table in the lake, as ``layer.table``."""
-        out = []
-        if self.root.exists():
-            for layer in sorted(p for p in self.root.iterdir() if p.is_dir()):
-                for t in sorted(p for p in layer.iterdir() if p.is_dir()):
-                    if (t / "_delta_log").is_dir():
-                        out.append(f"{layer.name}.{t.name}")
-        return out
+        return delta.lake_tables(self.root)
 
     def history(self, table: str, limit: int | None = None) -> list[dict]:
         """The table's commit history, newest first (through delta-rs)."""
@@ -380,7 +359,8 @@ class Lake:
         table = f"{rel.parent.name}.{rel.name}"
         if not DeltaTable.is_deltatable(path):
             return None
-        return column_lineage.table_columns(table, _leaf_paths(DeltaTable(path).schema()))
+        leaves = [p for p, _ in delta.leaf_fields(DeltaTable(path).schema())]
+        return column_lineage.table_columns(table, leaves)
 
     def _derive(self, table: str, df: DataFrame) -> None:
         if self._run is None or table.startswith("lineage."):
@@ -471,7 +451,7 @@ class Lake:
         ]
         current: list[dict] = []
         if self.exists(table):
-            current = DeltaTable(self.path(table)).to_pyarrow_dataset().to_table().to_pylist()
+            current = delta.read_rows(self.path(table))
         kept = [e for e in current if e["target_table"] not in record.columns]
         before = {tuple(e[k] for k in key) for e in current if e["target_table"] in record.columns}
         if before == {tuple(e[k] for k in key) for e in new}:

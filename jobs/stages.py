@@ -29,6 +29,12 @@ class StageReport:
     problems: list[str] = field(default_factory=list)  # warnings that do not fail the run
     details: object = None
 
+    def say(self, lines: list[str], echo: Callable[[str], None]) -> None:
+        """Show ``lines`` as the stage's progress and keep them as its summary."""
+        for line in lines:
+            echo("   " + line)
+        self.lines += lines
+
 
 @dataclass(frozen=True)
 class Stage:

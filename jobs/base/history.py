@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.delta import build_as_of
 from jobs.lake import Lake
 
 JOBS = {
@@ -32,24 +34,12 @@ class NoHistory(LookupError):
 
 def version_as_of(lake: Lake, table: str, as_of: dt.date) -> tuple[int, dt.date]:
     """(Delta version, business date it holds) of ``table`` for ``as_of``."""
-    runs = (
-        lake.read("lineage.runs")
-        .filter(
-            (F.col("job") == JOBS[table])
-            & (F.col("status") == "success")
-            & (F.col("business_date") <= F.lit(as_of))
-        )
-        .orderBy(F.col("business_date").desc(), F.col("ended_at").desc())
-        .limit(1)
-        .collect()
-    )
-    if not runs:
+    rows = lake.read("lineage.runs").filter(F.col("job") == JOBS[table]).collect()
+    runs = pa.Table.from_pylist([r.asDict() for r in rows]) if rows else None
+    found = build_as_of(runs, table, as_of)
+    if found is None:
         raise NoHistory(f"{table} has no build on or before {as_of}")
-    for item in runs[0]["outputs"].split(","):
-        name, _, version = item.partition("@")
-        if name == table and version:
-            return int(version), runs[0]["business_date"]
-    raise NoHistory(f"the build of {runs[0]['business_date']} did not record a version of {table}")
+    return found
 
 
 def read_as_of(lake: Lake, table: str, as_of: dt.date | None) -> DataFrame:

@@ -83,7 +83,5 @@ def build_base(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
             f"{t} +{c['inserted_or_updated']:,} -{c['deleted']:,}" for t, c in changes.items()
         )
     )
-    for line in lines:
-        show("   " + line)
-    report.lines += lines
+    report.say(lines, show)
     return report

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import pyarrow as pa
 from deltalake import DeltaTable
 from pydantic import BaseModel, ConfigDict
 
 from jobs.config import ConfigError, catalog, conf_file, extract_schemas
+from jobs.delta import leaf_fields
 from jobs.sql.policy import LEVELS, access_conf, column_rules
 
 # Pseudo-sources of conf/authority.yaml that are not departments' deliveries.
@@ -48,8 +48,8 @@ def curated_conf() -> dict:
     return {**conf, "resources": resources}
 
 
-def _sources_of(spec) -> list[str]:
-    """The sources of an authority entry, in order (a rule's event source first)."""
+def sources_of(spec) -> list[str]:
+    """The sources of a conf/authority.yaml entry, in order (a rule's event source first)."""
     if isinstance(spec, dict):
         return [spec["events"], *spec.get("fallback", [])]
     return list(spec)
@@ -90,7 +90,7 @@ def items_collected() -> dict[tuple[str, str], list[str]]:
                 add(source, key, "legal_person.uscc")
     for kind, attributes in _authority().items():
         for attribute, spec in attributes.items():
-            for source in _sources_of(spec):
+            for source in sources_of(spec):
                 if entity_of.get(source) == kind:
                     add(source, attribute, f"{kind}.{attribute}")
     return carried
@@ -109,7 +109,7 @@ def authorities() -> dict[str, str]:
     out = {}
     for kind, attributes in _authority().items():
         for attribute, spec in attributes.items():
-            sources = [s for s in _sources_of(spec) if s not in _DERIVED]
+            sources = [s for s in sources_of(spec) if s not in _DERIVED]
             if sources:
                 out[f"{kind}.{attribute}"] = sources[0]
     out["person.id_number"] = out["person.name"]
@@ -176,24 +176,13 @@ def _source_entries() -> tuple[list[dict], list[dict]]:
     return resources, fields
 
 
-def _leaves(kind: pa.DataType, path: str):
-    if pa.types.is_struct(kind):
-        for f in kind:
-            yield from _leaves(f.type, f"{path}.{f.name}")
-    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        yield from _leaves(kind.value_type, path)
-    else:
-        yield path, str(kind)
-
-
 def _table_leaves(root: Path, table: str, declared) -> list[tuple[str, str]] | None:
     if table in declared:
         return declared[table]
     path = root / table.replace(".", "/")
     if not DeltaTable.is_deltatable(str(path)):
         return None  # not built yet
-    schema = pa.schema(DeltaTable(str(path)).schema())
-    return [leaf for f in schema for leaf in _leaves(f.type, f.name)]
+    return leaf_fields(DeltaTable(str(path)).schema())
 
 
 def _curated_entries(root: Path, declared) -> tuple[list[dict], list[dict]]:

@@ -83,7 +83,5 @@ def build_catalog(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
         f"data items {len(cat.collections)} ({duplicated} collected by several sources)",
         f"({time.time() - t0:.1f}s)",
     ]
-    for line in lines:
-        show("   " + line)
-    report.lines += lines
+    report.say(lines, show)
     return report

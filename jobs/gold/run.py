@@ -37,9 +37,7 @@ def build_themes(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
         f"suites: {checked}",
         f"({time.time() - t0:.1f}s)",
     ]
-    for line in lines:
-        show("   " + line)
-    report.lines += lines
+    report.say(lines, show)
     return report
 
 

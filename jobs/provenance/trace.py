@@ -13,14 +13,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable
 
-from jobs.catalog.build import authorities, items_collected
+from jobs.catalog.build import authorities, items_collected, sources_of
 from jobs.config import catalog, conf_file
-from jobs.delta import read_table, version_as_of
+from jobs.delta import query, read_rows, read_table, version_as_of
 from jobs.masking import MASKERS
 from jobs.sql.policy import column_rules
+from jobs.sql.views import literal
 
 KINDS = {
     "person": ("silver.person", "person_id", "silver.person_link", "person_id"),
@@ -60,24 +60,13 @@ class TraceError(LookupError):
     """Nothing to trace (unknown entity or attribute); the message says which."""
 
 
-def _query(root: Path, tables: dict[str, tuple[str, int | None]], sql: str) -> list[dict]:
-    qb = QueryBuilder()
-    for name, (table, version) in tables.items():
-        qb.register(name, DeltaTable(str(root / table.replace(".", "/")), version=version))
-    return pa.table(qb.execute(sql)).to_pylist()
-
-
-def _lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def trace(root: Path, kind: str, key: str, attribute: str, as_of: dt.date | None = None) -> Trace:
     """Trace ``attribute`` of the entity ``key`` of ``kind`` (person, legal-person, licence)."""
     table, key_col, link_table, link_key = KINDS[kind]
     key = key.strip().upper()
     runs = read_table(root / "lineage" / "runs") if as_of else None
     version = version_as_of(str(root), table, as_of, runs) if as_of else None
-    rows = _query(root, {"t": (table, version)}, f"SELECT * FROM t WHERE {key_col} = {_lit(key)}")
+    rows = query(root, {"t": (table, version)}, f"SELECT * FROM t WHERE {key_col} = {literal(key)}")
     if not rows:
         raise TraceError(f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else ""))
     row = rows[0]
@@ -107,9 +96,7 @@ def _authority_order(entity: str, attribute: str) -> list[str]:
     if spec is None:
         auth = authorities().get(f"{entity}.{attribute}")
         return [auth] if auth else []
-    if isinstance(spec, dict):
-        return [spec["events"], *spec.get("fallback", [])]
-    return list(spec)
+    return sources_of(spec)
 
 
 def _column_for(entity: str, attribute: str, source: str, role: str) -> str | None:
@@ -135,10 +122,10 @@ def _column_for(entity: str, attribute: str, source: str, role: str) -> str | No
 
 
 def _linked_records(root, entity, attribute, link_table, link_version, link_key, key):
-    links = _query(
+    links = query(
         root,
         {"l": (link_table, link_version)},
-        f"SELECT * FROM l WHERE {link_key} = {_lit(key)} ORDER BY source_id, _business_date",
+        f"SELECT * FROM l WHERE {link_key} = {literal(key)} ORDER BY source_id, _business_date",
     )
     records = []
     for link in links:
@@ -146,11 +133,11 @@ def _linked_records(root, entity, attribute, link_table, link_version, link_key,
         column = _column_for(entity, attribute, source, link["role"])
         if column is None:
             continue
-        bronze = _query(
+        bronze = query(
             root,
             {"b": (f"bronze.{source}", None)},
             f'SELECT "{column}" AS v, _batch_id FROM b WHERE _business_date = '
-            f"DATE {_lit(link['_business_date'])} AND _file = {_lit(link['_file'])} "
+            f"DATE {literal(link['_business_date'])} AND _file = {literal(link['_file'])} "
             f"AND _row_number = {int(link['_row_number'])}",
         )
         for b in bronze:
@@ -166,7 +153,7 @@ def _linked_records(root, entity, attribute, link_table, link_version, link_key,
 def _licence_records(root: Path, licence_uid: str, attribute: str) -> list[Delivered]:
     """The platform's records of the licence, with the fields the attribute is derived from
     (found in lineage.column_edges)."""
-    edges = read_table(root / "lineage" / "column_edges").to_pylist()
+    edges = read_rows(root / "lineage" / "column_edges")
     columns = sorted(
         {
             e["source_column"]
@@ -176,10 +163,10 @@ def _licence_records(root: Path, licence_uid: str, attribute: str) -> list[Deliv
             and e["source_table"] == "bronze.zwfw_dzzz"
         }
     ) or ["licence_uid"]
-    rows = _query(
+    rows = query(
         root,
         {"b": ("bronze.zwfw_dzzz", None)},
-        f"SELECT * FROM b WHERE upper(trim(licence_uid)) = {_lit(licence_uid)} "
+        f"SELECT * FROM b WHERE upper(trim(licence_uid)) = {literal(licence_uid)} "
         "ORDER BY _business_date",
     )
     return [

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from jobs.delta import read_table, version_as_of
+from jobs.delta import lake_tables, read_table, version_as_of
 from jobs.sql import audit
 from jobs.sql.guard import Checked, Denied, SqlGuard
 from jobs.sql.policy import AccessDenied, column_rules, grant
@@ -81,7 +81,7 @@ class SqlSession:
             audit.record(self.root, row)
             raise
         audit.ensure_table(self.root)
-        self._tables = frozenset(_lake_tables(self.root))
+        self._tables = frozenset(lake_tables(self.root))
         self._schemas: dict[str, dict[str, str]] = {}
         self._missing: dict[str, str] = {}
         self._snapshots = self._open_snapshots()
@@ -288,19 +288,6 @@ class _Snapshot:
         if any("://" in f for f in files) or len(files) > 1000:
             files = ()  # object stores and tables of many small files (audit.queries): pyarrow
         return cls(dtab, schema, files)
-
-
-def _lake_tables(root: str) -> list[str]:
-    # As Lake.tables, without importing pyspark: this interface never starts Spark. Working
-    # directories (_staging, _gx) are not tables analysts may name.
-    base = Path(root)
-    return [
-        f"{layer.name}.{t.name}"
-        for layer in sorted(base.iterdir())
-        if layer.is_dir() and not layer.name.startswith("_")
-        for t in sorted(layer.iterdir())
-        if (t / "_delta_log").is_dir()
-    ]
 
 
 def _first_line(error: Exception) -> str:

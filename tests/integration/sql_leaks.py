@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from jobs.config import extract_schemas
+from jobs.delta import read_table
 from jobs.sql.policy import LEVELS
 
 
@@ -53,7 +53,7 @@ def secrets_above(lake_root: Path, clearance: str) -> dict[str, set[str]]:
         path = Path(lake_root) / "bronze" / source
         if not path.exists():
             continue
-        data = pa.table(DeltaTable(str(path)).to_pyarrow_dataset().to_table())
+        data = read_table(path)
         for col in schema.columns:
             values = {v for v in data[col.column].to_pylist() if v}
             values |= {v.strip().upper() for v in values} | {v.strip() for v in values}

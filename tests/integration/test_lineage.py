@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from jobs.config import extract_schema
-from jobs.delta import read_rows
+from jobs.delta import leaf_fields, read_rows
 from jobs.provenance.graph import as_dot, graph
 from jobs.provenance.trace import trace
 
@@ -18,9 +18,7 @@ from jobs.provenance.trace import trace
 def _leaves(lake, table: str) -> list[str]:
     from deltalake import DeltaTable
 
-    from jobs.lake import _leaf_paths
-
-    return _leaf_paths(DeltaTable(lake.path(table)).schema())
+    return [path for path, _ in leaf_fields(DeltaTable(lake.path(table)).schema())]
 
 
 def test_every_silver_and_gold_table_comes_from_bronze(city_lake):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deltalake import DeltaTable
 
+from jobs.delta import read_rows
 from jobs.sql.guard import Denied
 from jobs.sql.session import QueryFailed, SqlSession
 from tests.integration.sql_leaks import leaked, secrets_above, strings_in
@@ -63,10 +63,9 @@ def secrets(sql_lake):
 
 
 def _audit_rows(lake: Path, sql: str) -> list[dict]:
-    rows = DeltaTable(str(lake / "audit" / "queries")).to_pyarrow_dataset().to_table()
     mine = [
         r
-        for r in rows.to_pylist()
+        for r in read_rows(lake / "audit" / "queries")
         if r["submitted_sql"] == sql and r["user_name"] == "hostile-corpus"
     ]
     return sorted(mine, key=lambda r: r["submitted_at"])
