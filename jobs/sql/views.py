@@ -18,8 +18,9 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def literal(value: object) -> str:
+    """A SQL string literal of ``value`` (dates as their ISO text)."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def macro_sql() -> list[str]:
