@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PERSONS ?= 20000
 DAYS ?= 3
 
-.PHONY: install demo test test-slow test-all lint bench clean
+.PHONY: install demo test test-slow test-all lint bench clean airflow airflow-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -58,5 +58,12 @@ bench: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 100k and
 	$(PY) bench/themes_bench.py --persons 100000 1000000
 	$(PY) bench/sql_bench.py --persons 100000 1000000
 
+airflow: $(STAMP)  ## local Airflow 3 on 127.0.0.1:8080 with the DAGs and the sample landing zone
+	bin/airflow-local up
+
+airflow-stop:  ## stop what `make airflow` started
+	bin/airflow-local down
+
 clean:
+	@bin/airflow-local down >/dev/null 2>&1 || true
 	rm -rf var .pytest_cache

@@ -111,6 +111,7 @@ class Lake:
         self._run: RunRecord | None = None
         self._staged: dict[str, list[column_lineage.Col]] = {}  # checkpoint path → lineage
         self._emitter: Emitter | None = None  # OpenLineage, configured on the first run
+        self.finished_runs: list[RunRecord] = []  # every run recorded, in order (for Airflow)
 
     # ---------------------------------------------------------------- naming and metadata
     def path(self, table: str) -> str:
@@ -405,6 +406,7 @@ class Lake:
         finally:
             self._run = None
             record.finish(status)
+            self.finished_runs.append(record)
             self._persist_run(record)
             self._emitter.finish(record, self._dataset_schema)
             self._staged.clear()

@@ -429,6 +429,9 @@ def _render(e, depth: int = 0) -> str:
     if kind == "literal":
         lit = e.literal
         which = lit.WhichOneof("literal_type")
+        if which in ("date", "timestamp", "timestamp_ntz"):
+            # the run's date or time: the derivation is the same whichever run it was
+            return f"<{which}>"
         value = getattr(lit, which) if which else None
         return repr(value) if which not in (None, "null") else "NULL"
     if kind == "alias":

@@ -10,6 +10,10 @@ Transport: openlineage-python's file transport by default (``<lake>/_openlineage
 one event per line). ``GOVLAKE_OPENLINEAGE=http`` sends them to ``OPENLINEAGE_URL`` instead
 (``OPENLINEAGE_API_KEY`` if the server needs one); ``GOVLAKE_OPENLINEAGE=off`` emits nothing.
 An event that cannot be sent is logged and never fails the job.
+
+Under Airflow, ``OPENLINEAGE_PARENT_ID`` (``namespace/job/run id``, the provider's
+``lineage_parent_id``) names the task run that started the job: every event then carries a
+parent-run facet, so a lineage server shows govlake's runs under the Airflow task that ran them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from openlineage.client.event_v2 import (
 from openlineage.client.facet_v2 import (
     column_lineage_dataset,
     nominal_time_run,
+    parent_run,
     schema_dataset,
 )
 from openlineage.client.transport.file import FileConfig, FileTransport
@@ -44,6 +49,25 @@ JOB_NAMESPACE = "govlake"
 PRODUCER = "https://github.com/govlake/govlake"
 
 
+def dataset_namespace(lake_root: Path) -> str:
+    """The OpenLineage namespace of a lake's tables (their names are ``layer.table``)."""
+    return f"file://{Path(lake_root).resolve()}"
+
+
+def parent_facet() -> dict:
+    """A parent-run facet from ``OPENLINEAGE_PARENT_ID`` (``namespace/job/run id``), or {}."""
+    value = os.environ.get("OPENLINEAGE_PARENT_ID", "")
+    namespace, _, rest = value.partition("/")
+    job, _, run_id = rest.rpartition("/")
+    if not (namespace and job and run_id):
+        return {}
+    return {
+        "parent": parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=run_id), job=parent_run.Job(namespace=namespace, name=job)
+        )
+    }
+
+
 def events_file(lake_root: Path) -> Path:
     return Path(lake_root) / "_openlineage" / "events.jsonl"
 
@@ -53,7 +77,7 @@ class Emitter:
 
     def __init__(self, client: OpenLineageClient | None, lake_root: Path):
         self.client = client
-        self.namespace = f"file://{Path(lake_root).resolve()}"
+        self.namespace = dataset_namespace(lake_root)
 
     @classmethod
     def configured(cls, lake_root: Path) -> Emitter:
@@ -100,7 +124,7 @@ class Emitter:
     def _emit(self, state, record: RunRecord, inputs, outputs) -> None:
         if self.client is None:
             return
-        facets = {}
+        facets = parent_facet()
         if record.business_date is not None:
             start = dt.datetime.combine(record.business_date, dt.time(), dt.UTC)
             facets["nominalTime"] = nominal_time_run.NominalTimeRunFacet(

@@ -25,6 +25,7 @@ JOBS = {
     "gold.person_profile": "gold.person_profile",
     "gold.enterprise_profile": "gold.enterprise_profile",
     "silver.licence": "base.licence",
+    "quality.findings": "quality.findings",
 }
 
 

@@ -209,7 +209,7 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             ).alias("legal_representative_of")
         )
     )
-    findings = _open_findings(lake, "person")
+    findings = _open_findings(lake, "person", as_of)
     profile = (
         person.join(spouses, "person_id", "left")
         .join(history, "person_id", "left")
@@ -272,8 +272,9 @@ def _empty_array(df: DataFrame):
     return empty
 
 
-def _open_findings(lake: Lake, kind: str) -> DataFrame:
-    f = lake.read("quality.findings").filter(
+def _open_findings(lake: Lake, kind: str, as_of: dt.date) -> DataFrame:
+    # as the quality stage left them for the date (it may have run for later dates since)
+    f = read_as_of(lake, "quality.findings", as_of).filter(
         (F.col("status") == "open") & (F.col("entity_kind") == kind)
     )
     return f.groupBy(F.col("entity_id").alias("_entity")).agg(
@@ -344,7 +345,7 @@ def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
     rep_names = read_as_of(lake, "silver.person", as_of).select(
         F.col("person_id").alias("legal_rep_id"), F.col("name").alias("_rep_person_name")
     )
-    findings = _open_findings(lake, "legal_person")
+    findings = _open_findings(lake, "legal_person", as_of)
     profile = (
         legal.join(licences, "uscc", "left")
         .join(employees, "uscc", "left")

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.config import ExtractSchema, extract_schema
-from jobs.ingest.manifest import Manifest, load_manifest, md5_of
+from jobs.ingest.manifest import Manifest, latest_delivery, md5_of, pair_files
 from jobs.ingest.readers import FileRejected, ParsedFile, Record, read_file
 from jobs.lake import Lake
 
@@ -144,44 +144,30 @@ def batch_id_for(source_id: str, business_date: dt.date, delivery: str) -> str:
 # ------------------------------------------------------------------------------ pairing files
 def _pair_files(day_dir: Path) -> tuple[list[FileOutcome], dict[str, Manifest]]:
     """Data files with valid manifests, and outcomes for those that have none or a bad one."""
-    names = sorted(p.name for p in day_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-    data = [n for n in names if not n.endswith(".ok")]
-    oks = {n[:-3] for n in names if n.endswith(".ok")}
-    outcomes, manifests = [], {}
-    for name in data:
-        if name not in oks:
-            outcomes.append(
-                FileOutcome(
-                    name,
-                    "rejected",
-                    reason_code="manifest_missing",
-                    reason="no .ok manifest: the file is incomplete or still being written",
-                )
-            )
-            continue
-        try:
-            manifests[name] = load_manifest(day_dir / f"{name}.ok", name)
-        except FileRejected as e:
-            outcomes.append(
-                FileOutcome(name, "rejected", reason_code=e.reason_code, reason=e.reason)
-            )
-    for name in sorted(oks - set(data)):
-        outcomes.append(
-            FileOutcome(
-                name,
-                "rejected",
-                reason_code="data_missing",
-                reason=f"{name}.ok names a data file that was not delivered",
-            )
+    files = pair_files(day_dir)
+    outcomes = [
+        FileOutcome(
+            name,
+            "rejected",
+            reason_code="manifest_missing",
+            reason="no .ok manifest: the file is incomplete or still being written",
         )
-    return outcomes, manifests
-
-
-def _latest_delivery(manifests: dict[str, Manifest]) -> str | None:
-    if not manifests:
-        return None
-    latest = max(manifests.items(), key=lambda kv: (kv[1].delivered_at, kv[0]))
-    return latest[1].delivery
+        for name in files.unmarked
+    ]
+    outcomes += [
+        FileOutcome(name, "rejected", reason_code=e.reason_code, reason=e.reason)
+        for name, e in files.invalid.items()
+    ]
+    outcomes += [
+        FileOutcome(
+            name,
+            "rejected",
+            reason_code="data_missing",
+            reason=f"{name}.ok names a data file that was not delivered",
+        )
+        for name in files.orphans
+    ]
+    return outcomes, files.manifests
 
 
 # ------------------------------------------------------------------------------ header drift
@@ -390,7 +376,7 @@ def ingest_source(
     schema = extract_schema(source_id)
     day_dir = Path(landing) / source_id / business_date.isoformat()
     outcomes, manifests = _pair_files(day_dir) if day_dir.is_dir() else ([], {})
-    delivery = _latest_delivery(manifests)
+    delivery = latest_delivery(manifests)
     batch_id = batch_id_for(source_id, business_date, delivery) if delivery else None
     stage_dir = lake.root / "_staging" / uuid.uuid4().hex / source_id
     quarantined: list[dict] = []

@@ -94,3 +94,73 @@ def delivered_sources(landing: Path, business_date: dt.date) -> list[str]:
         and not p.name.startswith(("_", "."))
         and (p / business_date.isoformat()).is_dir()
     )
+
+
+@dataclass
+class DayFiles:
+    """A source's folder for one business date, its files paired with their ``.ok`` manifests."""
+
+    manifests: dict[str, Manifest]  # data file → its valid manifest
+    unmarked: list[str]  # data files without a .ok: still being written (or never marked)
+    orphans: list[str]  # .ok files whose data file is absent
+    invalid: dict[str, FileRejected]  # data files whose .ok could not be read
+
+    @property
+    def empty(self) -> bool:
+        return not (self.manifests or self.unmarked or self.orphans or self.invalid)
+
+
+def pair_files(day_dir: Path) -> DayFiles:
+    """Pair the data files of a date folder with their manifests (hidden files skipped)."""
+    if not day_dir.is_dir():
+        return DayFiles({}, [], [], {})
+    names = sorted(p.name for p in day_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    data = [n for n in names if not n.endswith(".ok")]
+    oks = {n[:-3] for n in names if n.endswith(".ok")}
+    out = DayFiles({}, [n for n in data if n not in oks], sorted(oks - set(data)), {})
+    for name in data:
+        if name in oks:
+            try:
+                out.manifests[name] = load_manifest(day_dir / f"{name}.ok", name)
+            except FileRejected as e:
+                out.invalid[name] = e
+    return out
+
+
+def latest_delivery(manifests: dict[str, Manifest]) -> str | None:
+    """The delivery id of the latest delivery (by ``delivered_at``): it replaces earlier ones."""
+    if not manifests:
+        return None
+    latest = max(manifests.items(), key=lambda kv: (kv[1].delivered_at, kv[0]))
+    return latest[1].delivery
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """Whether a source's delivery for a date has fully arrived (for the ingestion DAGs)."""
+
+    status: str  # "complete" | "incomplete" | "absent"
+    detail: str
+
+
+def delivery_state(landing: Path, source_id: str, business_date: dt.date) -> DeliveryState:
+    """``complete`` when the latest delivery's every part has arrived with its ``.ok`` and no
+    data file is still without one; ``incomplete`` when something arrived but not all of it;
+    ``absent`` when nothing did. Reads only the small ``.ok`` files."""
+    day_dir = Path(landing) / source_id / business_date.isoformat()
+    files = pair_files(day_dir)
+    if files.empty:
+        return DeliveryState("absent", f"nothing delivered in {day_dir}")
+    delivery = latest_delivery(files.manifests)
+    latest = [m for m in files.manifests.values() if m.delivery == delivery]
+    parts = max((m.parts for m in latest), default=0)
+    waiting = []
+    if files.unmarked:
+        waiting.append(f"{len(files.unmarked)} file(s) without a .ok yet: {files.unmarked}")
+    if len(latest) < parts:
+        waiting.append(f"delivery {delivery}: {len(latest)} of {parts} parts")
+    if not latest:
+        waiting.append("no file with a valid .ok")
+    if waiting:
+        return DeliveryState("incomplete", "; ".join(waiting))
+    return DeliveryState("complete", f"delivery {delivery}: {len(latest)} part(s)")

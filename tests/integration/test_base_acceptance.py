@@ -1,4 +1,4 @@
-"""Acceptance of the base libraries on a 20,000-person city against ground truth (slow)."""
+"""Acceptance of the base libraries on the 20,000-person city against ground truth (slow)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ import pytest
 from deltalake import DeltaTable
 
 from jobs.base.person import MARITAL_CATEGORY
-from jobs.generate.main import GenerateOptions, generate
-from jobs.runner import run_pipeline
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def big(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("big")
-    generate(root / "landing", GenerateOptions(persons=20_000, days=3, seed=3), log=lambda m: None)
-    run_pipeline(root / "landing", root / "lake", echo=lambda m: None)
-    return root / "landing", root / "lake"
+def big(cli_city):
+    """The shared city of twenty thousand (conftest.cli_city): one run of the whole pipeline
+    serves every acceptance test."""
+    landing, lake, run = cli_city
+    assert run.returncode == 0, run.stderr[-3000:]
+    return landing, lake
 
 
 def table(lake, name):

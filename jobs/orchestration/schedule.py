@@ -1,0 +1,146 @@
+"""Schedules, business dates, assets and defaults shared by every govlake DAG.
+
+Business date: a run's data interval in Beijing time (+08:00) is one business date, from
+00:00 to 00:00 the next day (``CronDataIntervalTimetable``: classic data intervals). The date is
+``data_interval_start`` in +08:00, never ``ds`` (rendered in UTC) nor ``logical_date``.
+Asset-triggered runs have no data interval: they take their dates from the events that
+triggered them (``business_dates`` in each event's extra) or from ``dag_run.conf``.
+
+Environment (the one place the DAGs read it):
+
+* ``GOVLAKE_LAKE``, ``GOVLAKE_LANDING``: the lake and the landing zone (default var/lake and
+  var/landing in the project);
+* ``GOVLAKE_AIRFLOW_START``, ``GOVLAKE_AIRFLOW_RETRIES``, ``GOVLAKE_AIRFLOW_RETRY_DELAY``:
+  override conf/orchestration.yaml (the go-live business date, retries and their delay).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable
+
+from jobs.config import CatalogEntry, catalog, conf_file, project_dir
+
+# Beijing time. A FixedTimezone object: the string "+08:00" does not serialise.
+TZ = pendulum.FixedTimezone(8 * 3600, name="+08:00")
+OWNER = "govlake"
+LAKE_POOL = "govlake_lake"  # one slot: lake writers run one at a time (see docs/airflow.md)
+
+# update_cycle → (cron of the data intervals, is a business date on that cycle)
+CYCLES = {
+    "daily": ("0 0 * * *", lambda d: True),
+    "weekly": ("0 0 * * 1", lambda d: d.weekday() == 0),  # business week starts Monday
+    "monthly": ("0 0 1 * *", lambda d: d.day == 1),
+}
+
+# downstream DAGs, in stage order: (stage, upstream assets' stage); bronze is the ingestion DAGs
+BUILD_STAGES = [
+    ("base", "bronze"),
+    ("quality", "base"),
+    ("themes", "quality"),
+    ("catalog", "themes"),
+]
+
+
+def lake_dir() -> Path:
+    return Path(os.environ.get("GOVLAKE_LAKE") or project_dir() / "var" / "lake").resolve()
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("GOVLAKE_LANDING") or project_dir() / "var" / "landing").resolve()
+
+
+def _setting(name: str, env: str):
+    return os.environ.get(env) or conf_file("orchestration.yaml")[name]
+
+
+def start_date() -> pendulum.DateTime:
+    """00:00 +08:00 of the first business date deliveries are expected (go-live)."""
+    day = dt.date.fromisoformat(str(_setting("start_date", "GOVLAKE_AIRFLOW_START")))
+    return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
+
+
+def timetable(update_cycle: str) -> CronDataIntervalTimetable:
+    """One data interval per business date (week, month) of the cycle, in +08:00."""
+    return CronDataIntervalTimetable(CYCLES[update_cycle][0], timezone=TZ)
+
+
+def expected_on(entry: CatalogEntry, business_date: dt.date) -> bool:
+    """Whether the source delivers for this business date (its cycle's dates only)."""
+    return CYCLES[entry.update_cycle][1](business_date)
+
+
+def default_args() -> dict:
+    """Owner, and retries with exponential backoff (conf/orchestration.yaml)."""
+    return {
+        "owner": OWNER,
+        "retries": int(_setting("retries", "GOVLAKE_AIRFLOW_RETRIES")),
+        "retry_delay": dt.timedelta(
+            seconds=float(_setting("retry_delay_seconds", "GOVLAKE_AIRFLOW_RETRY_DELAY"))
+        ),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": dt.timedelta(
+            minutes=float(conf_file("orchestration.yaml")["max_retry_delay_minutes"])
+        ),
+    }
+
+
+def sources() -> list[CatalogEntry]:
+    """The onboarded sources (conf/catalog), one ingestion DAG each."""
+    return [catalog()[s] for s in sorted(catalog())]
+
+
+def bronze_asset(source_id: str) -> Asset:
+    """Emitted when a source's delivery of a date has been ingested (or found missing)."""
+    return Asset(
+        name=f"bronze.{source_id}", uri=f"govlake://lake/bronze/{source_id}", group="govlake"
+    )
+
+
+def stage_asset(stage: str) -> Asset:
+    """Emitted when a build stage has rebuilt its tables for some business dates."""
+    return Asset(name=f"govlake.{stage}", uri=f"govlake://lake/stage/{stage}", group="govlake")
+
+
+def upstream_assets(stage: str) -> list[Asset]:
+    upstream = dict(BUILD_STAGES)[stage]
+    if upstream == "bronze":
+        return [bronze_asset(e.source_id) for e in sources()]
+    return [stage_asset(upstream)]
+
+
+def business_date(context) -> dt.date:
+    """The business date a scheduled, backfilled or manual run is for.
+
+    ``dag_run.conf["business_date"]`` wins (a manual run for any date); otherwise the data
+    interval's start in +08:00.
+    """
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    if conf.get("business_date"):
+        return dt.date.fromisoformat(str(conf["business_date"]))
+    start = context.get("data_interval_start")
+    if start is None:
+        raise ValueError(
+            "this run has no data interval: trigger it with a logical date, or with "
+            'conf {"business_date": "YYYY-MM-DD"}'
+        )
+    return start.in_timezone(TZ).date()
+
+
+def event_dates(context) -> list[dt.date]:
+    """The business dates an asset-triggered run is for: every triggering event's
+    ``business_dates`` (one run consumes every event queued since the last), plus
+    ``dag_run.conf["business_dates"]`` for manual runs and ``dag.test``."""
+    dates: set[str] = set()
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events:
+            dates.update((event.extra or {}).get("business_dates", []))
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    dates.update(conf.get("business_dates", []))
+    if conf.get("business_date"):
+        dates.add(conf["business_date"])
+    return sorted(dt.date.fromisoformat(str(d)) for d in dates)

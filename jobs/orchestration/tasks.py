@@ -1,0 +1,192 @@
+"""What each task of govlake's DAGs does. Each function takes the Airflow context, runs the
+same job functions as ``govlake run`` and returns a small JSON summary (the task's XCom):
+
+* :func:`ingest`: one source's delivery of the run's business date into bronze;
+* :func:`confirm_delivery`: fails the ingestion run, clearly, when the delivery was missing
+  past its SLA (after ingest recorded the gap, so the builds went ahead without it);
+* :func:`build`: one build stage (base, quality, themes, catalog) for the dates the triggering
+  asset events name, in date order.
+
+Order and reruns (see docs/airflow.md): the base libraries of a date are built from every
+delivery up to it, so a change to date D (a late source, a correction) rebuilds D *and every
+later date already ingested*, in order; and a date is built only once every source expected
+on it has been ingested (or found missing), so the last source to arrive triggers the build.
+The result is the lake ``govlake run`` makes by running the dates in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from jobs.orchestration import schedule
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryMissing(AirflowFailException):
+    """A delivery was missing past its SLA: the ingestion run says so and fails, without
+    retrying (retrying cannot make it arrive)."""
+
+
+def _open_lake():
+    from jobs.engine import get_spark
+    from jobs.lake import Lake
+
+    return Lake(schedule.lake_dir(), get_spark())
+
+
+def _lineage(lake) -> dict:
+    """The lake tables (and landing folders) the task's runs read and wrote."""
+    inputs, outputs = set(), set()
+    for run in lake.finished_runs:
+        inputs.update(run.inputs)
+        outputs.update(run.outputs)
+    return {"inputs": sorted(inputs - outputs), "outputs": sorted(outputs)}
+
+
+def _emit(context, asset, dates: list[dt.date], **extra) -> None:
+    context["outlet_events"][asset].extra.update(
+        {"business_dates": [d.isoformat() for d in dates], **extra}
+    )
+
+
+def ingest(source_id: str, delivery: dict | None, **context) -> dict:
+    """Ingest the source's delivery of the run's date, whatever the sensor found; a missing
+    delivery empties the date's slice and is recorded (its timeliness fails in quality)."""
+    from jobs.ingest.run import ingest_date
+
+    date = schedule.business_date(context)
+    delivery = delivery or {"status": "unchecked", "detail": "no sensor result"}
+    lake = _open_lake()
+    report = ingest_date(lake, schedule.landing_dir(), date, sources=[source_id], echo=log.info)
+    result = report.details[0]
+    for problem in report.problems:
+        log.warning("%s", problem)
+    _emit(context, schedule.bronze_asset(source_id), [date], delivery=delivery["status"])
+    return {
+        "source_id": source_id,
+        "business_date": date.isoformat(),
+        "delivery": delivery,
+        "batch_id": result.batch_id,
+        "files": {f.file: f.status for f in result.files},
+        "rows_accepted": result.rows_accepted,
+        "rows_quarantined": result.rows_quarantined,
+        "problems": report.problems,
+        "lineage": _lineage(lake),
+    }
+
+
+def confirm_delivery(ingested: dict, **context) -> str:
+    """Succeeds unless the delivery was missing past its SLA; then fails with what happened
+    and what to do, naming the source, the date and the deadline."""
+    delivery = ingested["delivery"]
+    source, date = ingested["source_id"], ingested["business_date"]
+    if delivery["status"] == "missing":
+        raise DeliveryMissing(
+            f"{source}: the delivery for business date {date} is missing past its SLA "
+            f"(due {delivery['due']}; {delivery['detail']}). Recorded: the date's bronze slice "
+            "is empty and quality scores its timeliness (时效性) as failed; the builds went "
+            "ahead without it. When the files arrive, clear this run's ingest task: the date "
+            "is ingested and the base libraries rebuild from it."
+        )
+    if delivery["status"] == "incomplete":
+        log.warning(
+            "%s %s: ingested incomplete at its SLA (%s); see audit.deliveries",
+            source,
+            date,
+            delivery["detail"],
+        )
+    return f"{source} {date}: {delivery['status']}"
+
+
+def build(stage: str, **context) -> dict:
+    """Run the stage for the triggering events' dates (base: from the earliest forward)."""
+    from jobs.stages import STAGES, RunContext
+
+    runner = {s.name: s for s in STAGES}[stage]
+    asked = schedule.event_dates(context)
+    if not asked:
+        return _skip(f"{stage}: no business dates in the triggering events or the run's conf")
+    if stage == "base":
+        dates, waiting = base_dates(schedule.lake_dir(), asked)
+    else:
+        dates, waiting = asked, None
+    if waiting:
+        log.info("%s", waiting)
+    if not dates:
+        return _skip(waiting or f"{stage}: nothing to build")
+    lake = _open_lake()
+    ctx = RunContext(lake=lake, landing=schedule.landing_dir(), echo=log.info)
+    built = []
+    for date in dates:
+        log.info("== %s %s: %s", date, stage, runner.description)
+        report = runner.run(ctx, date)
+        for problem in report.problems:
+            log.warning("%s", problem)
+        built.append(date)
+    _emit(context, schedule.stage_asset(stage), built)
+    return {
+        "stage": stage,
+        "asked": [d.isoformat() for d in asked],
+        "built": [d.isoformat() for d in built],
+        "waiting": waiting,
+        "lineage": _lineage(lake),
+    }
+
+
+def _skip(message: str):
+    raise AirflowSkipException(message)
+
+
+def base_dates(lake_root: Path, asked: list[dt.date]) -> tuple[list[dt.date], str | None]:
+    """The dates the base stage must (re)build for changes to ``asked``, and why it stops.
+
+    Every date from the earliest asked one through the latest ingested one, in order. A date
+    is built only when it and every date before it since the DAGs' start date are *settled*:
+    each source expected on it has been ingested (delivered or recorded missing). Otherwise
+    the build stops there and that source's ingestion triggers the rest, so dates are always
+    built in calendar order, as ``govlake run`` builds them.
+    """
+    from jobs.config import catalog
+
+    ingested = ingested_sources(lake_root)
+    first = min(schedule.start_date().date(), min(asked))
+    last = max([*ingested, *asked])
+    dates: list[dt.date] = []
+    day = first
+    while day <= last:
+        expected = {s for s, e in catalog().items() if schedule.expected_on(e, day)}
+        pending = sorted(expected - ingested.get(day, set()))
+        if pending:
+            later = (last - day).days
+            return dates, (
+                f"base: {day} waits for {', '.join(pending)} (not ingested yet)"
+                + (f"; the {later} date(s) after it wait too" if later else "")
+            )
+        if day >= min(asked):
+            dates.append(day)
+        day += dt.timedelta(days=1)
+    return dates, None
+
+
+def ingested_sources(lake_root: Path) -> dict[dt.date, set[str]]:
+    """{business date: sources ingested for it}, from lineage.runs (successful ingest runs)."""
+    from jobs.delta import query
+
+    root = Path(lake_root)
+    if not (root / "lineage" / "runs" / "_delta_log").is_dir():
+        return {}
+    rows = query(
+        root,
+        {"runs": ("lineage.runs", None)},
+        "SELECT DISTINCT job, business_date FROM runs "
+        "WHERE status = 'success' AND job LIKE 'ingest.%' AND business_date IS NOT NULL",
+    )
+    out: dict[dt.date, set[str]] = {}
+    for row in rows:
+        out.setdefault(row["business_date"], set()).add(row["job"].removeprefix("ingest."))
+    return out

@@ -1,0 +1,137 @@
+"""The DAGs run end to end with ``dag.test()`` over two business dates of a small generated
+city, in the order a scheduler may well choose (every delivery ingested first, then each
+asset-triggered build for both dates), give the lake ``govlake run`` gives; and a delivery
+missing past its SLA is recorded, scored and said plainly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from jobs.config import catalog
+from jobs.delta import read_rows
+from jobs.generate.main import GenerateOptions, generate
+from tests.dags.airflow_home import REPO
+from tests.dags.lake_compare import differences
+
+pytestmark = pytest.mark.slow
+
+DATES = ["2026-11-02", "2026-11-03"]
+MISSING = ("wjw_swzm", "2026-11-03")  # this delivery never comes
+OPTIONS = GenerateOptions(
+    persons=300,
+    days=2,
+    seed=5,
+    start=dt.date(2026, 11, 2),
+    value_fault_rate=0.02,
+    parse_fault_rate=0.003,
+    file_fault_rate=0.3,
+    conflict_rate=0.02,
+    event_scale=20.0,
+)
+
+
+@pytest.fixture(scope="module")
+def runs(spark, tmp_path_factory):
+    """(reference lake from govlake run, Airflow's lake, Airflow's output, {dag run summaries})."""
+    from jobs.runner import run_pipeline
+
+    root = tmp_path_factory.mktemp("airflow-city")
+    landing = root / "landing"
+    generate(landing, OPTIONS, log=lambda m: None)
+    shutil.rmtree(landing / MISSING[0] / MISSING[1])
+    run_pipeline(landing, root / "reference", echo=lambda m: None)
+    steps = [["ingest", s, d] for d in DATES for s in sorted(catalog())]
+    steps += [["build", stage, DATES] for stage in ("base", "quality", "themes", "catalog")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.dags.chain", str(root / "home"), str(root / "lake")]
+        + [str(landing), json.dumps(steps)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = proc.stdout + proc.stderr
+    (root / "chain.log").write_text(output)  # the task logs, for whoever reads a failure
+    assert proc.returncode == 0, output[-3000:]
+    summaries = [
+        json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("CHAIN ")
+    ]
+    assert len(summaries) == len(steps), output[-3000:]
+    return root / "reference", root / "lake", output, list(zip(steps, summaries, strict=True))
+
+
+def test_the_dags_build_the_lake_govlake_run_builds(runs):
+    reference, lake, _, _ = runs
+    assert differences(reference, lake) == []
+
+
+def test_each_ingestion_run_is_for_its_data_interval_date(runs):
+    *_, done = runs
+    for (_, source, date), run in (x for x in done if x[0][0] == "ingest"):
+        ingested = run["tasks"]["ingest"]["value"]
+        assert (ingested["source_id"], ingested["business_date"]) == (source, date)
+        assert run["tasks"]["wait_for_delivery"]["state"] == "success"
+        if (source, date) != MISSING:
+            assert run["state"] == "success", run
+            assert ingested["delivery"]["status"] in ("delivered", "incomplete")
+
+
+def test_a_delivery_missing_past_its_sla_is_recorded_and_said(runs):
+    _, lake, output, done = runs
+    run = next(r for (kind, s, d), r in done if kind == "ingest" and (s, d) == MISSING)
+    tasks = run["tasks"]
+    assert run["state"] == "failed"
+    assert tasks["wait_for_delivery"]["value"]["status"] == "missing"
+    assert tasks["ingest"]["state"] == "success"  # the gap is recorded ...
+    assert tasks["confirm_delivery"]["state"] == "failed"  # ... and the run says so
+    assert (
+        "wjw_swzm: the delivery for business date 2026-11-03 is missing past its SLA "
+        "(due 2026-11-04T06:00:00+08:00" in output
+    )
+    late = [
+        r
+        for r in read_rows(lake / "quality" / "results")
+        if r["rule_id"] == "delivery_on_time" and r["source_id"] == MISSING[0]
+    ]
+    assert {str(r["_business_date"]): r["failed"] for r in late} == {DATES[0]: 0, DATES[1]: 1}
+    built = {s: r["tasks"][s]["value"]["built"] for (k, s, _), r in done if k == "build"}
+    assert built == {s: DATES for s in ("base", "quality", "themes", "catalog")}
+
+
+def _events(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_openlineage_task_events_name_the_datasets_govlake_names(runs):
+    """The provider's event for each task lists the datasets its govlake runs read and wrote,
+    under the same names, and govlake's own run events name that task run as their parent."""
+    _, lake, _, done = runs
+    tasks = {
+        e["run"]["runId"]: e
+        for e in _events(lake / "_openlineage" / "airflow.jsonl")
+        if e["eventType"] == "COMPLETE"
+        and e["job"]["name"].partition(".")[2] in ("ingest", "base", "quality", "themes", "catalog")
+    }
+    assert len(tasks) == len(done)
+    children: dict[str, list[dict]] = {}
+    for e in _events(lake / "_openlineage" / "events.jsonl"):
+        parent = e["run"]["facets"].get("parent")
+        if e["eventType"] == "COMPLETE" and parent:
+            children.setdefault(parent["run"]["runId"], []).append(e)
+
+    def names(datasets):
+        return {(d["namespace"], d["name"]) for d in datasets}
+
+    for run_id, task in tasks.items():
+        runs_of_task = children.get(run_id)
+        assert runs_of_task, f"no govlake run names {task['job']['name']} as its parent"
+        wrote = set().union(*(names(r["outputs"]) for r in runs_of_task))
+        read = set().union(*(names(r["inputs"]) for r in runs_of_task)) - wrote
+        assert names(task["outputs"]) == wrote and names(task["inputs"]) == read
+        assert {n for _, n in wrote} and all(ns == f"file://{lake}" for ns, _ in wrote | read)
