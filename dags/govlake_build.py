@@ -28,6 +28,7 @@ def build_dag(stage: str) -> DAG:
         description=DESCRIPTIONS[stage],
         schedule=AssetAny(*schedule.upstream_assets(stage)),
         start_date=schedule.start_date(),
+        end_date=schedule.end_date(),
         catchup=False,
         max_active_runs=1,
         default_args=schedule.default_args(),

@@ -20,6 +20,7 @@ def ingestion_dag(source) -> DAG:
         description=f"{source.department} · {source.resource_name}: delivery → bronze",
         schedule=schedule.timetable(source.update_cycle),
         start_date=schedule.start_date(),
+        end_date=schedule.end_date(),
         catchup=False,
         max_active_runs=1,
         default_args=schedule.default_args(),

@@ -452,6 +452,12 @@ def delivered_field_edges(schema: ExtractSchema) -> list[dict]:
         ("_file", "(file name)", "the delivered file the row came from"),
         ("_row_number", "(row number)", "the row's position in its file (header excluded)"),
         ("_extra", "(undeclared fields)", "fields the schema does not declare, as JSON"),
+        # per-delivery values: named here so the derivation is the same whichever date or
+        # delivery ran last (or whether the slice was empty)
+        ("_source_id", "(source folder)", "the source the delivery came from"),
+        ("_business_date", "(date folder)", "the business date the delivery is for"),
+        ("_batch_id", "(.ok manifest)", "<source_id>_<YYYYMMDD>_<delivery id of the manifest>"),
+        ("_ingested_at", "(ingestion)", "when the row was ingested"),
     ):
         rows.append(
             {
@@ -533,18 +539,18 @@ def _write_slices(
     date = result.business_date
     bschema = bronze_schema(schema)
     staged = sorted(stage_dir.glob("*.parquet")) if stage_dir.exists() else []
+    file_schema = T.StructType(
+        [
+            f
+            for f in bschema.fields
+            if f.name in {*schema.column_names, "_extra", "_row_number", "_file"}
+        ]
+    )
     if staged:
-        file_schema = T.StructType(
-            [
-                f
-                for f in bschema.fields
-                if f.name in {*schema.column_names, "_extra", "_row_number", "_file"}
-            ]
-        )
         df = spark.read.schema(file_schema).parquet(str(stage_dir))
-        df = add_bronze_metadata(df, schema, date, result.batch_id, now)
-    else:
-        df = spark.createDataFrame([], bschema)
+    else:  # nothing accepted: an empty slice, derived like a delivered one
+        df = spark.createDataFrame([], file_schema)
+    df = add_bronze_metadata(df, schema, date, result.batch_id, now)
     table = f"bronze.{schema.source_id}"
     lake.derive_columns(table, delivered_field_edges(schema))
     lake.replace_slice(
@@ -607,7 +613,7 @@ def add_bronze_metadata(
     df: DataFrame,
     schema: ExtractSchema,
     business_date: dt.date,
-    batch_id: str,
+    batch_id: str | None,
     ingested_at: dt.datetime,
 ) -> DataFrame:
     """Add _source_id, _business_date, _batch_id, _row_hash and _ingested_at to staged rows."""
@@ -615,7 +621,7 @@ def add_bronze_metadata(
     return (
         df.withColumn("_source_id", F.lit(schema.source_id))
         .withColumn("_business_date", F.lit(business_date))
-        .withColumn("_batch_id", F.lit(batch_id))
+        .withColumn("_batch_id", F.lit(batch_id).cast(T.StringType()))
         .withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *hashed), 256))
         .withColumn("_ingested_at", F.lit(ingested_at).cast(T.TimestampType()))
     )

@@ -11,7 +11,8 @@ Environment (the one place the DAGs read it):
 * ``GOVLAKE_LAKE``, ``GOVLAKE_LANDING``: the lake and the landing zone (default var/lake and
   var/landing in the project);
 * ``GOVLAKE_AIRFLOW_START``, ``GOVLAKE_AIRFLOW_RETRIES``, ``GOVLAKE_AIRFLOW_RETRY_DELAY``:
-  override conf/orchestration.yaml (the go-live business date, retries and their delay).
+  override conf/orchestration.yaml (the go-live business date, retries and their delay);
+* ``GOVLAKE_AIRFLOW_END``: the last business date to schedule (unset in production).
 """
 
 from __future__ import annotations
@@ -61,6 +62,19 @@ def _setting(name: str, env: str):
 def start_date() -> pendulum.DateTime:
     """00:00 +08:00 of the first business date deliveries are expected (go-live)."""
     day = dt.date.fromisoformat(str(_setting("start_date", "GOVLAKE_AIRFLOW_START")))
+    return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
+
+
+def end_date() -> pendulum.DateTime | None:
+    """The last business date to schedule (``GOVLAKE_AIRFLOW_END``; none in production).
+
+    ``make airflow`` sets it to the sample landing zone's last date, so that the scheduler
+    does not run today's date against a landing zone that stops weeks ago.
+    """
+    value = os.environ.get("GOVLAKE_AIRFLOW_END")
+    if not value:
+        return None
+    day = dt.date.fromisoformat(value)
     return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -112,7 +113,10 @@ def build(stage: str, **context) -> dict:
     if not asked:
         return _skip(f"{stage}: no business dates in the triggering events or the run's conf")
     if stage == "base":
-        dates, waiting = base_dates(schedule.lake_dir(), asked)
+        # dates named by hand (conf) are rebuilt even if nothing changed: e.g. new code
+        conf = getattr(context.get("dag_run"), "conf", None) or {}
+        forced = bool(conf.get("business_dates") or conf.get("business_date"))
+        dates, waiting = base_dates(schedule.lake_dir(), asked, force=forced)
     else:
         dates, waiting = asked, None
     if waiting:
@@ -142,7 +146,9 @@ def _skip(message: str):
     raise AirflowSkipException(message)
 
 
-def base_dates(lake_root: Path, asked: list[dt.date]) -> tuple[list[dt.date], str | None]:
+def base_dates(
+    lake_root: Path, asked: list[dt.date], *, force: bool = False
+) -> tuple[list[dt.date], str | None]:
     """The dates the base stage must (re)build for changes to ``asked``, and why it stops.
 
     Every date from the earliest asked one through the latest ingested one, in order. A date
@@ -150,10 +156,15 @@ def base_dates(lake_root: Path, asked: list[dt.date]) -> tuple[list[dt.date], st
     each source expected on it has been ingested (delivered or recorded missing). Otherwise
     the build stops there and that source's ingestion triggers the rest, so dates are always
     built in calendar order, as ``govlake run`` builds them.
+
+    Leading dates already built after every ingestion up to them are skipped (an event can
+    be older than the build that took it in), unless ``force``; from the first date rebuilt,
+    every later one is rebuilt too, since the tables hold one date's state at a time.
     """
     from jobs.config import catalog
 
-    ingested = ingested_sources(lake_root)
+    history = ingest_history(lake_root)
+    ingested = history.sources
     first = min(schedule.start_date().date(), min(asked))
     last = max([*ingested, *asked])
     dates: list[dt.date] = []
@@ -167,26 +178,49 @@ def base_dates(lake_root: Path, asked: list[dt.date]) -> tuple[list[dt.date], st
                 f"base: {day} waits for {', '.join(pending)} (not ingested yet)"
                 + (f"; the {later} date(s) after it wait too" if later else "")
             )
-        if day >= min(asked):
+        if day >= min(asked) and (dates or force or not history.fresh(day)):
             dates.append(day)
         day += dt.timedelta(days=1)
     return dates, None
 
 
-def ingested_sources(lake_root: Path) -> dict[dt.date, set[str]]:
-    """{business date: sources ingested for it}, from lineage.runs (successful ingest runs)."""
+@dataclass
+class IngestHistory:
+    """From lineage.runs: which sources were ingested for each date, and when the base
+    libraries of a date were last built compared with the last ingestion up to it."""
+
+    sources: dict[dt.date, set[str]]
+    ingested_at: dict[dt.date, dt.datetime]  # the latest successful ingest run of the date
+    built_at: dict[dt.date, dt.datetime]  # the latest successful base build of the date
+
+    def fresh(self, day: dt.date) -> bool:
+        built = self.built_at.get(day)
+        latest = max((t for d, t in self.ingested_at.items() if d <= day), default=None)
+        return built is not None and (latest is None or built > latest)
+
+
+BASE_LAST_JOB = "base.licence"  # the base stage's last run of a date
+
+
+def ingest_history(lake_root: Path) -> IngestHistory:
     from jobs.delta import query
 
     root = Path(lake_root)
+    history = IngestHistory({}, {}, {})
     if not (root / "lineage" / "runs" / "_delta_log").is_dir():
-        return {}
+        return history
     rows = query(
         root,
         {"runs": ("lineage.runs", None)},
-        "SELECT DISTINCT job, business_date FROM runs "
-        "WHERE status = 'success' AND job LIKE 'ingest.%' AND business_date IS NOT NULL",
+        "SELECT job, business_date, max(ended_at) AS ended_at FROM runs "
+        "WHERE status = 'success' AND business_date IS NOT NULL "
+        f"AND (job LIKE 'ingest.%' OR job = '{BASE_LAST_JOB}') GROUP BY job, business_date",
     )
-    out: dict[dt.date, set[str]] = {}
     for row in rows:
-        out.setdefault(row["business_date"], set()).add(row["job"].removeprefix("ingest."))
-    return out
+        day, at = row["business_date"], row["ended_at"]
+        if row["job"] == BASE_LAST_JOB:
+            history.built_at[day] = at
+            continue
+        history.sources.setdefault(day, set()).add(row["job"].removeprefix("ingest."))
+        history.ingested_at[day] = max(at, history.ingested_at.get(day, at))
+    return history

@@ -131,12 +131,16 @@ def build_quality(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
             partition_by=None,
         )
     with lake.run("quality.findings", business_date=business_date):
+        # as of the date, like the base libraries: rerunning an old date (a correction, a
+        # backfill) gives that date's findings, and the later dates, rerun after it, theirs
+        upto = F.col("_business_date") <= F.lit(business_date)
         latest = (
             lake.read("quality.results")
+            .filter(upto)
             .groupBy("rule_id")
             .agg(F.max("_business_date").alias("_rule_latest"))
         )
-        findings = derive_findings(lake.read("quality.finding_history"), latest)
+        findings = derive_findings(lake.read("quality.finding_history").filter(upto), latest)
         change = lake.apply_changes(
             findings, "quality.findings", keys=["finding_id"], changed_on=business_date
         )

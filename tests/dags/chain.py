@@ -5,8 +5,9 @@ JSON line per DAG run (its state, each task's state and return value).
 ``["ingest", source_id, "YYYY-MM-DD"]`` (run for that business date: logical date the next
 day at 00:00 +08:00, so the date comes from the data interval) and
 ``["build", stage, ["YYYY-MM-DD", ...]]`` (an asset-triggered DAG: under ``dag.test`` it
-receives no asset events, so the dates go in its conf). Run in its own process: Airflow
-configures logging and its DB at import.
+receives no asset events, so the dates go in its conf; ``"upstream"`` instead of a list passes
+the dates the previous build step built, as its asset event would). Run in its own process:
+Airflow configures logging and its DB at import.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main(home: str, lake: str, landing: str, steps: str) -> None:
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
     assert not bag.import_errors, bag.import_errors
+    built: list[str] = []
     for kind, name, when in json.loads(steps):
         if kind == "ingest":
             day = dt.date.fromisoformat(when) + dt.timedelta(days=1)
@@ -38,8 +40,12 @@ def main(home: str, lake: str, landing: str, steps: str) -> None:
             run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz=TZ))
         else:
             dag = bag.dags[f"govlake_{name}"]
-            run = dag.test(logical_date=None, run_conf={"business_dates": when})
-        print("CHAIN " + json.dumps(summary(run), default=str), flush=True)
+            dates = built if when == "upstream" else when
+            run = dag.test(logical_date=None, run_conf={"business_dates": dates})
+        done = summary(run)
+        if kind == "build":
+            built = (done["tasks"][name]["value"] or {}).get("built", [])
+        print("CHAIN " + json.dumps(done, default=str), flush=True)
 
 
 def summary(run) -> dict:

@@ -15,16 +15,22 @@ from jobs.orchestration.tasks import base_dates
 D1, D2, D3 = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)
 
 
-def _ingested(lake, runs: list[tuple[str, dt.date, str]]) -> None:
-    """lineage.runs rows for ingest runs: (source, business date, status)."""
+def _runs(lake, runs: list[tuple[str, dt.date, str]], at: int = 0) -> None:
+    """lineage.runs rows: (job, business date, status), ended ``at`` minutes past noon."""
+    ended = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC) + dt.timedelta(minutes=at)
     table = pa.table(
         {
-            "job": [f"ingest.{s}" for s, _, _ in runs],
+            "job": [job for job, _, _ in runs],
             "business_date": pa.array([d for _, d, _ in runs], pa.date32()),
             "status": [st for _, _, st in runs],
+            "ended_at": pa.array([ended] * len(runs), pa.timestamp("us", tz="UTC")),
         }
     )
     write_deltalake(str(lake / "lineage" / "runs"), table, mode="append")
+
+
+def _ingested(lake, runs: list[tuple[str, dt.date, str]], at: int = 0) -> None:
+    _runs(lake, [(f"ingest.{s}", d, st) for s, d, st in runs], at)
 
 
 def _all(date, status="success", but=()):
@@ -69,3 +75,12 @@ def test_nothing_is_built_ahead_of_an_earlier_date_not_ingested_yet(tmp_path):
     assert dates == [] and waiting.startswith("base: 2026-11-02 waits for gaj_hjrk, ")
     _ingested(tmp_path, _all(D1) + _all(D2))
     assert base_dates(tmp_path, [D1]) == ([D1, D2, D3], None)
+
+
+def test_dates_built_since_their_last_delivery_are_not_rebuilt_unless_asked_by_hand(tmp_path):
+    _ingested(tmp_path, _all(D1) + _all(D2) + _all(D3), at=0)
+    _runs(tmp_path, [("base.licence", d, "success") for d in (D1, D2, D3)], at=10)
+    assert base_dates(tmp_path, [D2]) == ([], None)  # a stale event: nothing changed since
+    assert base_dates(tmp_path, [D2], force=True) == ([D2, D3], None)
+    _ingested(tmp_path, [("gaj_hjrk", D2, "success")], at=20)  # a correction for D2
+    assert base_dates(tmp_path, [D1, D2]) == ([D2, D3], None)  # D1 is as it was
