@@ -38,6 +38,7 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 	@echo
 	@echo "Query it as an analyst (masked by role, audited):  .venv/bin/govlake sql --role city_analyst --lake var/lake"
 	@echo "Roles, masks and the audit trail: docs/sql.md.  History of a table:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
+	@echo "The same pipeline on Airflow 3 (one DAG per source, asset-triggered builds):  make airflow  (docs/airflow.md)"
 
 test: $(STAMP)  ## the fast suite (run before every commit)
 	$(PY) -m pytest -q -m "not slow"
