@@ -196,6 +196,11 @@ def _conf_file(root: Path, name: str) -> dict:
     return _load_yaml(root / "conf" / name)
 
 
+def delivery_due(source_id: str, business_date: dt.date) -> dt.datetime:
+    """When the source's delivery for the date is due (its catalogue entry's SLA)."""
+    return catalog()[source_id].delivery_sla.due(business_date)
+
+
 def conf_file(name: str) -> dict:
     """A settings file of conf/ (codes.yaml, references.yaml, authority.yaml...), loaded once."""
     return _conf_file(project_dir(), name)

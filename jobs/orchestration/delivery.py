@@ -11,18 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from jobs.config import catalog
+from jobs.config import delivery_due
 from jobs.ingest.manifest import delivery_state
-
-
-def due(source_id: str, business_date: dt.date) -> dt.datetime:
-    """The SLA deadline of the source's delivery for the date (timezone-aware)."""
-    return catalog()[source_id].delivery_sla.due(business_date)
 
 
 def outcome(landing: Path, source_id: str, business_date: dt.date, now: dt.datetime) -> dict | None:
     """``{"status": delivered|incomplete|missing, ...}``, or None while it is worth waiting."""
-    deadline = due(source_id, business_date)
+    deadline = delivery_due(source_id, business_date)
     state = delivery_state(landing, source_id, business_date)
     if state.status == "complete":
         status = "delivered"

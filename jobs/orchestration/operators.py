@@ -16,8 +16,9 @@ from typing import Any
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from jobs.config import delivery_due
 from jobs.orchestration import schedule
-from jobs.orchestration.delivery import due, outcome
+from jobs.orchestration.delivery import outcome
 from jobs.orchestration.triggers import DeliveryTrigger
 
 
@@ -45,7 +46,7 @@ class DeliverySensor(BaseSensorOperator):
         if found is not None or not self.deferrable:
             return found if found is not None else super().execute(context)
         date = schedule.business_date(context)
-        deadline = due(self.source_id, date)
+        deadline = delivery_due(self.source_id, date)
         self.log.info("waiting for %s %s until its SLA %s", self.source_id, date, deadline)
         self.defer(
             trigger=DeliveryTrigger(

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from jobs.orchestration.delivery import due, outcome
+from jobs.config import delivery_due
+from jobs.orchestration.delivery import outcome
 
 
 class DeliveryTrigger(BaseTrigger):
@@ -47,5 +48,5 @@ class DeliveryTrigger(BaseTrigger):
             if found is not None:
                 yield TriggerEvent(found)
                 return
-            left = (due(self.source_id, date) - dt.datetime.now(dt.UTC)).total_seconds()
+            left = (delivery_due(self.source_id, date) - dt.datetime.now(dt.UTC)).total_seconds()
             await asyncio.sleep(max(min(self.poke_interval, left), 0.05))

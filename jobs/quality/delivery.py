@@ -16,7 +16,7 @@ import datetime as dt
 
 import pandas as pd
 
-from jobs.config import catalog
+from jobs.config import catalog, delivery_due
 from jobs.lake import Lake
 
 DELIVERY_RULES = {
@@ -24,10 +24,6 @@ DELIVERY_RULES = {
     "files_accepted": "accessibility",
     "rows_accepted": "accessibility",
 }
-
-
-def deadline(source_id: str, business_date: dt.date) -> dt.datetime:
-    return catalog()[source_id].delivery_sla.due(business_date)
 
 
 def delivery_results(lake: Lake, business_date: dt.date) -> list[dict]:
@@ -43,7 +39,7 @@ def delivery_results(lake: Lake, business_date: dt.date) -> list[dict]:
         late = (
             first is None
             or pd.isna(first)
-            or first.to_pydatetime() > deadline(source_id, business_date)
+            or first.to_pydatetime() > delivery_due(source_id, business_date)
         )
         out.append(_row("delivery_on_time", table, source_id, 1, int(late)))
         live = mine[mine["status"] != "superseded"]

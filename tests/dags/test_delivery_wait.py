@@ -12,7 +12,8 @@ import pendulum
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from jobs.orchestration.delivery import due, outcome
+from jobs.config import delivery_due as due
+from jobs.orchestration.delivery import outcome
 from jobs.orchestration.operators import DeliverySensor
 from jobs.orchestration.schedule import TZ
 from jobs.orchestration.triggers import DeliveryTrigger

@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from jobs.quality.delivery import deadline
+from jobs.config import delivery_due as deadline
 from jobs.quality.report import mask_entity, mask_value
 from jobs.quality.scores import compute_scores
 
