@@ -56,6 +56,17 @@ def clean_name(c: Column) -> Column:
     return F.when(t != "", t)
 
 
+# a person's name: letters (any script, Han included), then letters, marks, the middle dots of
+# transliterated names (买买提·艾力), apostrophes, hyphens and spaces; no digits, markup, control
+# characters or spreadsheet formula triggers (= + - @)
+NAME_PATTERN = r"^\p{L}[\p{L}\p{M}·•．.'’\- ]{0,63}$"
+
+
+def valid_name(c: Column) -> Column:
+    """Whether a delivered name is a possible person's name (false for null)."""
+    return F.coalesce(clean_name(c).rlike(NAME_PATTERN), F.lit(False))
+
+
 # ------------------------------------------------------------------------------ ID numbers (GB 11643)
 def id_normalise(c: Column) -> Column:
     """Trimmed, half-width, internal spaces removed, ``x`` → ``X``."""

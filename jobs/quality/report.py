@@ -17,6 +17,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from jobs.config import catalog
+from jobs.export import save_csv, save_xlsx
 from jobs.lake import Lake
 from jobs.masking import mask_id, mask_name
 from jobs.quality.rules import quality_conf
@@ -282,7 +283,9 @@ def _collections(lake: Lake) -> list[dict] | None:
 
 
 def write_lists(findings: pd.DataFrame, folder: Path, *, unmasked: bool):
-    """One CSV and one XLSX of open findings per department: {department: (count, paths)}."""
+    """One CSV and one XLSX of open findings per department: {department: (count, paths)}.
+
+    Both are safe to open (jobs/export.py): formula triggers inert, XLSX cells typed."""
     out = {}
     if findings.empty:
         return out
@@ -308,9 +311,8 @@ def write_lists(findings: pd.DataFrame, folder: Path, *, unmasked: bool):
             columns=LIST_COLUMNS
         )
         stem = f"整改清单-{ids.get(dep, dep)}"
-        csv, xlsx = folder / f"{stem}.csv", folder / f"{stem}.xlsx"
-        g.to_csv(csv, index=False, encoding="utf-8-sig")  # BOM: Excel opens it as UTF-8
-        with pd.ExcelWriter(xlsx, engine="openpyxl") as w:
-            g.to_excel(w, index=False, sheet_name="整改清单")
+        rows = list(g.itertuples(index=False, name=None))
+        csv = save_csv(folder / f"{stem}.csv", rows, list(g.columns))
+        xlsx = save_xlsx(folder / f"{stem}.xlsx", rows, list(g.columns), sheet="整改清单")
         out[dep] = (len(g), {"csv": csv, "xlsx": xlsx})
     return out

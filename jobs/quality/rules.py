@@ -200,7 +200,12 @@ def person_name_mismatch(x: RuleInputs) -> DataFrame:
     """Each source's name for a linked person against the authority's (户籍, the first source of
     conf/authority.yaml). Where the authority has no record of the person, against the name most
     sources agree on (ties: the better-ranked source), so that one department's odd name is held
-    against that department rather than against every other."""
+    against that department rather than against every other.
+
+    Only a valid name (:func:`jobs.standardise.valid_name`: no markup, formula triggers or
+    control characters) can be expected: an invalid one is never chosen, by authority or by
+    vote, and is itself a finding against the source that delivered it (expected left empty
+    when no source has a valid name)."""
     order = authority_conf()["person"]["name"]
     rank = F.create_map(*[v for i, s in enumerate(order) for v in (F.lit(s), F.lit(i))])
     per = (
@@ -208,12 +213,17 @@ def person_name_mismatch(x: RuleInputs) -> DataFrame:
         .groupBy("person_id", "source_id")
         .agg(F.min("name").alias("name"))
         .withColumn("_rank", F.coalesce(rank[F.col("source_id")], F.lit(len(order))))
+        .withColumn("_valid", S.valid_name(F.col("name")))
     )
     per = x.lake.checkpoint(per, "names-per-source")
-    votes = per.groupBy("person_id", "name").agg(
-        F.count("*").alias("_n"),
-        F.min("_rank").alias("_best"),
-        F.min(F.struct("_rank", "source_id")).alias("_top"),
+    votes = (
+        per.filter(F.col("_valid"))
+        .groupBy("person_id", "name")
+        .agg(
+            F.count("*").alias("_n"),
+            F.min("_rank").alias("_best"),
+            F.min(F.struct("_rank", "source_id")).alias("_top"),
+        )
     )
     w = Window.partitionBy("person_id").orderBy(
         F.col("_best") > 0, F.col("_n").desc(), F.col("_best")
@@ -227,7 +237,9 @@ def person_name_mismatch(x: RuleInputs) -> DataFrame:
             F.col("_top.source_id").alias("_auth_source"),
         )
     )
-    df = per.join(expected, "person_id").filter(F.col("source_id") != F.col("_auth_source"))
+    df = per.join(expected, "person_id", "left").filter(
+        ~F.col("source_id").eqNullSafe(F.col("_auth_source"))
+    )
     return _checks(
         df,
         "person",
@@ -237,7 +249,7 @@ def person_name_mismatch(x: RuleInputs) -> DataFrame:
         observed="name",
         expected="_expected",
         authoritative_source="_auth_source",
-        failed=F.col("name") != F.col("_expected"),
+        failed=~F.col("_valid") | F.coalesce(F.col("name") != F.col("_expected"), F.lit(False)),
     )
 
 

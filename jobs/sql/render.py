@@ -1,8 +1,8 @@
-"""Query results as a text table, CSV or JSON lines (nested values as JSON in CSV)."""
+"""Query results as a text table, CSV or JSON lines (nested values as JSON in CSV; CSV cells
+safe to open in a spreadsheet, see jobs/export.py)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import decimal
 import io
@@ -11,6 +11,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+from jobs.export import write_csv
 
 FORMATS = ("table", "csv", "json")
 
@@ -32,19 +34,22 @@ def render(table: pa.Table, fmt: str) -> str:
             json.dumps(row, ensure_ascii=False, default=_json_default) + "\n"
             for row in table.to_pylist()
         )
-    if fmt == "csv":
+    if fmt == "csv":  # opened in spreadsheets: formula triggers made inert (jobs/export.py)
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(table.column_names)
-        for row in table.to_pylist():
-            writer.writerow(
+        write_csv(
+            (
                 [
                     json.dumps(v, ensure_ascii=False, default=_json_default)
                     if isinstance(v, (dict, list))
-                    else ("" if v is None else _json_default(v) if not isinstance(v, str) else v)
+                    else v
                     for v in row.values()
                 ]
-            )
+                for row in table.to_pylist()
+            ),
+            table.column_names,
+            out,
+            newline="\n",
+        )
         return out.getvalue()
     if fmt == "table":
         # DuckDB's renderer elides the middle of long results: render pages of 40 rows.

@@ -151,7 +151,7 @@ def test_command_line_formats_and_denials(sql_lake):
     )  # fmt: skip
     assert csv.returncode == 0, csv.stderr
     lines = csv.stdout.splitlines()
-    assert lines[0] == "person_id,name" and len(lines) == 4 and "*" in lines[1]
+    assert lines[0] == '"person_id","name"' and len(lines) == 4 and "*" in lines[1]
     assert "more rows than the 3 shown" in csv.stderr
     js = _govlake_sql(
         sql_lake, "--role", "city_analyst", "--dialect", "spark", "--format", "json", "-e",
