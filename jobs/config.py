@@ -196,6 +196,43 @@ def _conf_file(root: Path, name: str) -> dict:
     return _load_yaml(root / "conf" / name)
 
 
+class IngestLimits(_Frozen):
+    """Bounds on what ingestion reads from the landing zone (conf/ingest.yaml): each has a
+    reason code of its own (docs/decisions.md, docs/security.md)."""
+
+    max_file_bytes: int = Field(4 << 30, gt=0)
+    max_manifest_bytes: int = Field(64 << 10, gt=0)
+    max_record_chars: int = Field(1 << 20, gt=0)
+    max_field_chars: int = Field(64 << 10, gt=0)
+    max_columns: int = Field(256, gt=0)
+    max_json_depth: int = Field(16, gt=1)
+    max_xlsx_uncompressed_bytes: int = Field(4 << 30, gt=0)
+    max_xlsx_compression_ratio: int = Field(200, gt=1)
+    max_xlsx_parts: int = Field(1000, gt=0)
+
+
+class IngestSettings(_Frozen):
+    """conf/ingest.yaml."""
+
+    limits: IngestLimits = Field(default_factory=IngestLimits)
+
+
+@lru_cache(maxsize=8)
+def _ingest_settings(root: Path) -> IngestSettings:
+    path = root / "conf" / "ingest.yaml"
+    if not path.exists():
+        return IngestSettings()
+    try:
+        return IngestSettings.model_validate(_load_yaml(path))
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from e
+
+
+def ingest_limits() -> IngestLimits:
+    """The parser bounds of conf/ingest.yaml, loaded once."""
+    return _ingest_settings(project_dir()).limits
+
+
 def delivery_due(source_id: str, business_date: dt.date) -> dt.datetime:
     """When the source's delivery for the date is due (its catalogue entry's SLA)."""
     return catalog()[source_id].delivery_sla.due(business_date)

@@ -38,6 +38,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs import delta
+from jobs.staging import Staging
 from lineage import columns as column_lineage
 from lineage.openlineage import Emitter
 from lineage.recorder import RunRecord
@@ -112,6 +113,13 @@ class Lake:
         self._staged: dict[str, list[column_lineage.Col]] = {}  # checkpoint path → lineage
         self._emitter: Emitter | None = None  # OpenLineage, configured on the first run
         self.finished_runs: list[RunRecord] = []  # every run recorded, in order (for Airflow)
+        self.staging = Staging(self.root)  # this process's working area (jobs/staging.py)
+        self._job_dir: Path | None = None  # the current run's staging sub-folder
+        self._undo: dict[str, int | None] | None = None  # see all_or_nothing
+
+    def close(self) -> None:
+        """Remove this process's staging (also done at exit)."""
+        self.staging.close()
 
     # ---------------------------------------------------------------- naming and metadata
     def path(self, table: str) -> str:
@@ -192,6 +200,7 @@ class Lake:
         partition_by: list[str] | None,
     ) -> None:
         self._derive(table, df)
+        self._before_write(table)
         df, new_columns = self._conform(df, table)
         writer = nullable(df).write.format("delta").mode(mode)
         for k, v in options.items():
@@ -244,6 +253,7 @@ class Lake:
             self._write(df, table, "overwrite", {}, partition_by)
             return
         self._derive(table, df)
+        self._before_write(table)
         df, new_columns = self._conform(df, table)
         if new_columns:
             raise ValueError(f"merge into {table}: new columns {df.columns} need a schema change")
@@ -310,6 +320,7 @@ class Lake:
         return counts
 
     def _merge_sql(self, source: DataFrame, table: str, clauses: str) -> None:
+        self._before_write(table)
         view = f"_govlake_src_{uuid.uuid4().hex}"
         source.createOrReplaceTempView(view)
         try:
@@ -327,18 +338,60 @@ class Lake:
         every row upstream. Reading a checkpoint back keeps later steps small and fast. Staged
         files are removed when the run ends (or with the next one).
         """
-        folder = (
-            self.root
-            / "_staging"
-            / (self._run.run_id if self._run else "adhoc")
-            / f"{name}-{uuid.uuid4().hex}"
-        )
+        if self._job_dir is None:
+            self._job_dir = self.staging.job("adhoc")
+        folder = self._job_dir / f"{name}-{uuid.uuid4().hex}"
         df.write.mode("overwrite").parquet(str(folder))
         lineage = self._lineage(df)
         if lineage is not None:  # a read of the checkpoint is a read of what it was made from
             self._staged[str(folder)] = lineage
         # with the frame's own schema: an empty frame leaves no Parquet file to read one from
         return self.spark.read.schema(df.schema).parquet(str(folder))
+
+    # ---------------------------------------------------------------- all or nothing
+    def _before_write(self, table: str) -> None:
+        # lineage records what was attempted, a failed run included: it is never rolled back
+        if self._undo is not None and table not in self._undo and not table.startswith("lineage."):
+            self._undo[table] = self.version(table)
+
+    @contextlib.contextmanager
+    def all_or_nothing(self, what: str) -> Iterator[None]:
+        """Writes inside either all stay, or, when the block raises, none do: every table
+        written is restored to its version before the block (delta-rs ``restore``), and a table
+        the block created is removed. Delta has no transaction over several tables; this makes
+        an in-process failure leave no half-written slice (a killed process is caught by the
+        writer's next run, which rewrites the slice). It relies on one writer at a time: a
+        commit another writer made to the same table meanwhile would be undone too.
+        """
+        if self._undo is not None:
+            raise RuntimeError(f"{what}: all_or_nothing blocks do not nest")
+        self._undo, before = {}, None
+        try:
+            yield
+        except BaseException as e:
+            before, self._undo = self._undo, None
+            problems = self._roll_back(before)
+            if problems:
+                raise RuntimeError(f"{what}: rolled back only in part: {problems}") from e
+            raise
+        finally:
+            self._undo = None
+
+    def _roll_back(self, before: dict[str, int | None]) -> list[str]:
+        problems = []
+        for table, version in before.items():
+            try:
+                if version is None:
+                    if self.exists(table):
+                        shutil.rmtree(self.path(table))
+                    continue
+                dtab = DeltaTable(self.path(table))
+                if dtab.version() != version:
+                    dtab.restore(version)
+                log.warning("rolled %s back to version %s", table, version)
+            except Exception as e:  # keep restoring the others
+                problems.append(f"{table}: {type(e).__name__}: {e}")
+        return problems
 
     # ---------------------------------------------------------------- column lineage
     def _lineage(self, df: DataFrame) -> list[column_lineage.Col] | None:
@@ -410,7 +463,9 @@ class Lake:
             self._persist_run(record)
             self._emitter.finish(record, self._dataset_schema)
             self._staged.clear()
-            shutil.rmtree(self.root / "_staging" / record.run_id, ignore_errors=True)
+            if self._job_dir is not None:
+                self.staging.discard(self._job_dir)
+                self._job_dir = None
 
     def _persist_run(self, record: RunRecord) -> None:
         runs = self.spark.createDataFrame([record.run_row()], RUNS_SCHEMA)

@@ -27,6 +27,7 @@ class StageReport:
     business_date: dt.date
     lines: list[str] = field(default_factory=list)  # the summary (already shown as progress)
     problems: list[str] = field(default_factory=list)  # warnings that do not fail the run
+    failures: list[str] = field(default_factory=list)  # what failed (the run ends non-zero)
     details: object = None
 
     def say(self, lines: list[str], echo: Callable[[str], None]) -> None:

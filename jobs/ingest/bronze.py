@@ -1,21 +1,25 @@
 """Ingest one source's delivery of one business date into bronze.<source_id>.
 
 Steps (each file on its own, spec/extracts.md "Landing layout"):
-1. pair data files with their ``.ok`` manifests; a file without one is ``manifest_missing``;
+1. pair data files with their ``.ok`` manifests, through the landing zone's safe folders
+   (jobs/ingest/landing.py: no link is followed); a file without one is ``manifest_missing``,
+   and every other entry of the folder is recorded with its reason;
 2. keep the latest delivery of the date (by ``delivered_at``); earlier ones are ``superseded``;
-3. per file of that delivery: md5, duplicates, header drift, parse, row count vs manifest;
+3. per file of that delivery: read it once (bounded), md5, duplicates, header drift, parse,
+   row count vs manifest. An unexpected error in one file rejects that file (``ingest_error``)
+   and is reported as a failure; the other files go on;
 4. stage accepted rows as Parquet, write the date's slice of bronze, quarantine.rows,
-   quarantine.files and audit.deliveries (each replaced, so reruns are idempotent);
+   quarantine.files and audit.deliveries (each replaced, so reruns are idempotent), all or
+   nothing: if any write or the check below fails, every table is rolled back;
 5. check conservation from the lake itself: manifest rows = bronze rows + quarantined rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
-import shutil
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +30,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.config import ExtractSchema, extract_schema
-from jobs.ingest.manifest import Manifest, latest_delivery, md5_of, pair_files
+from jobs import delta
+from jobs.config import ExtractSchema, extract_schema, ingest_limits
+from jobs.ingest.landing import Folder, LandingZone, printable
+from jobs.ingest.manifest import DayFiles, Manifest, latest_delivery, pair_files
 from jobs.ingest.readers import FileRejected, ParsedFile, Record, read_file
 from jobs.lake import Lake
 
@@ -109,6 +115,7 @@ class IngestResult:
     snapshot_complete: bool | None  # None for incremental sources
     problems: list[str] = field(default_factory=list)
     missing_parts: str | None = None  # why the delivery has fewer files than its `parts`
+    failures: list[str] = field(default_factory=list)  # unexpected errors (the run fails)
 
     @property
     def rows_accepted(self) -> int:
@@ -142,32 +149,27 @@ def batch_id_for(source_id: str, business_date: dt.date, delivery: str) -> str:
 
 
 # ------------------------------------------------------------------------------ pairing files
-def _pair_files(day_dir: Path) -> tuple[list[FileOutcome], dict[str, Manifest]]:
-    """Data files with valid manifests, and outcomes for those that have none or a bad one."""
-    files = pair_files(day_dir)
+def _pair_outcomes(files: DayFiles) -> list[FileOutcome]:
+    """Outcomes of the entries that are not (readable) data files with a valid manifest."""
+    missing = "no .ok manifest: the file is incomplete or still being written"
     outcomes = [
-        FileOutcome(
-            name,
-            "rejected",
-            reason_code="manifest_missing",
-            reason="no .ok manifest: the file is incomplete or still being written",
-        )
+        FileOutcome(printable(name), "rejected", reason_code="manifest_missing", reason=missing)
         for name in files.unmarked
     ]
     outcomes += [
-        FileOutcome(name, "rejected", reason_code=e.reason_code, reason=e.reason)
-        for name, e in files.invalid.items()
+        FileOutcome(printable(name), "rejected", reason_code=e.reason_code, reason=e.reason)
+        for name, e in {**files.invalid, **files.others}.items()
     ]
     outcomes += [
         FileOutcome(
-            name,
+            printable(name),
             "rejected",
             reason_code="data_missing",
-            reason=f"{name}.ok names a data file that was not delivered",
+            reason=f"{printable(name)}.ok names a data file that was not delivered",
         )
         for name in files.orphans
     ]
-    return outcomes, files.manifests
+    return outcomes
 
 
 # ------------------------------------------------------------------------------ header drift
@@ -269,7 +271,8 @@ def _text(v) -> str | None:
 
 
 def _stage_file(
-    path: Path,
+    data: bytes,
+    name: str,
     schema: ExtractSchema,
     manifest: Manifest,
     stage_dir: Path,
@@ -278,9 +281,9 @@ def _stage_file(
     business_date: dt.date,
 ) -> FileOutcome:
     """Parse one file, stage its good rows, collect its bad rows; raises FileRejected."""
-    parsed: ParsedFile = read_file(path, schema)
-    outcome = FileOutcome(path.name, "accepted", manifest)
-    stager = _Stager(schema, stage_dir, path.name)
+    parsed: ParsedFile = read_file(data, schema)
+    outcome = FileOutcome(name, "accepted", manifest)
+    stager = _Stager(schema, stage_dir, name)
     qrows: list[dict] = []
 
     def quarantine(rec: Record) -> None:
@@ -289,7 +292,7 @@ def _stage_file(
                 "_source_id": schema.source_id,
                 "_business_date": business_date,
                 "_batch_id": batch_id,
-                "_file": path.name,
+                "_file": name,
                 "_row_number": rec.row_number,
                 "raw": rec.raw,
                 "reason_code": rec.reason_code,
@@ -300,9 +303,9 @@ def _stage_file(
     try:
         if schema.format in ("jsonl", "json"):
             seen_keys = _stage_objects(parsed, schema, stager, quarantine)
-            plan = plan_header(list(seen_keys), schema, path.name) if stager.rows else None
+            plan = plan_header(list(seen_keys), schema, name) if stager.rows else None
         else:
-            plan = plan_header(parsed.header, schema, path.name)
+            plan = plan_header(parsed.header, schema, name)
             _stage_rows(parsed, plan, schema, stager, quarantine)
         stager.flush()
         total = stager.rows + len(qrows)
@@ -325,7 +328,8 @@ def _stage_file(
     if plan is not None:
         outcome.extra_columns = [h for _, h in plan.extras]
         outcome.missing_columns = plan.missing
-        outcome.notes = plan.notes
+        outcome.notes = list(plan.notes)
+    outcome.notes += list(manifest.notes) + parsed.notes.lines()
     quarantined.extend(qrows)
     return outcome
 
@@ -348,6 +352,7 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
     """JSON records: keys map to columns like headers; unknown keys go to _extra."""
     known = schema.header_map()
     cols = schema.column_names
+    limit = ingest_limits().max_columns
     seen: dict[str, None] = {}  # keys in first-seen order, like a header
     for rec in parsed.records:
         if rec.reason_code:
@@ -364,6 +369,11 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
                 row[c] = _text(v)
             if k not in seen:
                 seen[k] = None
+                if len(seen) > limit:
+                    raise FileRejected(
+                        "too_many_columns",
+                        f"the records use more than {limit:,} different keys",
+                    )
         stager.add([row[c] for c in cols], rec.row_number, extra)
     return seen
 
@@ -372,62 +382,78 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
 def ingest_source(
     lake: Lake, landing: Path, source_id: str, business_date: dt.date
 ) -> IngestResult:
-    """Ingest one source's deliveries of one business date (idempotent: the slice is replaced)."""
+    """Ingest one source's deliveries of one business date (idempotent: the slice is replaced).
+
+    The slice's four tables are written all or nothing; when that fails the error is raised
+    after the rollback, naming the source and date.
+    """
     schema = extract_schema(source_id)
-    day_dir = Path(landing) / source_id / business_date.isoformat()
-    outcomes, manifests = _pair_files(day_dir) if day_dir.is_dir() else ([], {})
+    zone = LandingZone(landing)
+    stage_dir = lake.staging.job(f"ingest-{source_id}-{business_date:%Y%m%d}")
+    try:
+        with zone.day(source_id, business_date) as day:
+            result, quarantined = _read_delivery(day, schema, business_date, stage_dir)
+        with lake.all_or_nothing(f"ingest {source_id} {business_date}"):
+            with lake.run(
+                f"ingest.{source_id}",
+                business_date=business_date,
+                inputs={f"landing.{source_id}": None},
+            ):
+                _write_slices(lake, schema, result, stage_dir, quarantined)
+                check_conservation(lake, result)
+    finally:
+        lake.staging.discard(stage_dir)
+    return result
+
+
+def _read_delivery(
+    day: Folder | None, schema: ExtractSchema, business_date: dt.date, stage_dir: Path
+) -> tuple[IngestResult, list[dict]]:
+    """Pair, check and stage every file of the date's latest delivery."""
+    files = pair_files(day, schema.source_id, business_date)
+    outcomes, manifests = _pair_outcomes(files), files.manifests
     delivery = latest_delivery(manifests)
-    batch_id = batch_id_for(source_id, business_date, delivery) if delivery else None
-    stage_dir = lake.root / "_staging" / uuid.uuid4().hex / source_id
-    quarantined: list[dict] = []
+    batch_id = batch_id_for(schema.source_id, business_date, delivery) if delivery else None
     latest = {n: m for n, m in manifests.items() if m.delivery == delivery}
     for name, m in sorted(manifests.items()):
         if name not in latest:
+            why = f"replaced by the later delivery {printable(delivery)}"
+            outcomes.append(FileOutcome(printable(name), "superseded", m, reason=why))
+    quarantined: list[dict] = []
+    failures: list[str] = []
+    seen_md5: dict[str, str] = {}
+    for name, m in sorted(latest.items()):
+        if name in files.blocked:
+            e = files.blocked[name]
             outcomes.append(
                 FileOutcome(
-                    name, "superseded", m, reason=f"replaced by the later delivery {delivery}"
+                    printable(name), "rejected", m, reason_code=e.reason_code, reason=e.reason
                 )
             )
-    seen_md5: dict[str, str] = {}
-    try:
-        for name, m in sorted(latest.items()):
-            outcomes.append(
-                _check_and_stage(
-                    day_dir / name,
-                    schema,
-                    m,
-                    business_date,
-                    batch_id,
-                    stage_dir,
-                    quarantined,
-                    seen_md5,
-                )
+            continue
+        file = _FileToStage(day, name, m, batch_id)
+        outcomes.append(
+            _check_and_stage(
+                file, schema, business_date, stage_dir, quarantined, seen_md5, failures
             )
-        result = IngestResult(
-            source_id,
-            business_date,
-            batch_id,
-            sorted(outcomes, key=lambda o: o.file),
-            _snapshot_complete(schema, latest, outcomes),
         )
-        announced = next(iter(latest.values())).parts if latest else 0
-        if delivery and len(latest) < announced:
-            result.missing_parts = (
-                f"delivery {delivery} announced {announced} parts but {len(latest)} arrived"
-            )
-            result.problems.append(result.missing_parts)
-        if result.snapshot_complete is False:
-            result.problems.append("full snapshot incomplete: absent records are not deletions")
-        with lake.run(
-            f"ingest.{source_id}",
-            business_date=business_date,
-            inputs={f"landing.{source_id}": None},
-        ):
-            _write_slices(lake, schema, result, stage_dir, quarantined)
-        check_conservation(lake, result)
-    finally:
-        shutil.rmtree(stage_dir.parent, ignore_errors=True)
-    return result
+    result = IngestResult(
+        schema.source_id,
+        business_date,
+        batch_id,
+        sorted(outcomes, key=lambda o: o.file),
+        _snapshot_complete(schema, business_date, latest, outcomes),
+        failures=failures,
+    )
+    announced = next(iter(latest.values())).parts if latest else 0
+    if delivery and len(latest) < announced:
+        result.missing_parts = (
+            f"delivery {printable(delivery)} announced {announced} parts but {len(latest)} arrived"
+        )
+        result.problems.append(result.missing_parts)
+    if result.snapshot_complete is False:
+        result.problems.append("full snapshot incomplete: absent records are not deletions")
+    return result, quarantined
 
 
 def delivered_field_edges(schema: ExtractSchema) -> list[dict]:
@@ -471,43 +497,72 @@ def delivered_field_edges(schema: ExtractSchema) -> list[dict]:
     return rows
 
 
+@dataclass(frozen=True)
+class _FileToStage:
+    day: Folder
+    name: str
+    manifest: Manifest
+    batch_id: str
+
+
 def _check_and_stage(
-    path: Path,
+    file: _FileToStage,
     schema: ExtractSchema,
-    m: Manifest,
     business_date: dt.date,
-    batch_id: str,
+    stage_dir: Path,
+    quarantined: list[dict],
+    seen_md5: dict[str, str],
+    failures: list[str],
+) -> FileOutcome:
+    """Read, check and stage one file. A rejection is an outcome; so is an unexpected error,
+    which is also added to ``failures`` (the run then ends non-zero, the other files go on)."""
+    name, m = file.name, file.manifest
+    try:
+        return _read_and_stage(file, schema, business_date, stage_dir, quarantined, seen_md5)
+    except FileRejected as e:
+        return FileOutcome(
+            printable(name), "rejected", m, reason_code=e.reason_code, reason=e.reason
+        )
+    except Exception as e:  # noqa: BLE001 - one file's failure must not stop the others
+        log.exception("ingesting %s %s %s failed", schema.source_id, business_date, printable(name))
+        why = f"unexpected error while reading the file: {type(e).__name__}: {e}"
+        failures.append(f"{business_date} bronze {schema.source_id} {printable(name)}: {why}")
+        return FileOutcome(printable(name), "rejected", m, reason_code="ingest_error", reason=why)
+
+
+def _read_and_stage(
+    file: _FileToStage,
+    schema: ExtractSchema,
+    business_date: dt.date,
     stage_dir: Path,
     quarantined: list[dict],
     seen_md5: dict[str, str],
 ) -> FileOutcome:
+    name, m = file.name, file.manifest
     expected = f"{schema.source_id}_{business_date:%Y%m%d}_"
-    try:
-        if not (path.name.startswith(expected) and path.name.endswith("." + schema.extension)):
-            raise FileRejected("bad_file_name", f"expected {expected}<NN>.{schema.extension}")
-        actual = md5_of(path)
-        if actual != m.md5:
-            raise FileRejected("md5_mismatch", f"manifest md5 {m.md5}, file md5 {actual}")
-        if actual in seen_md5:
-            raise FileRejected(
-                "duplicate_file", f"same bytes as {seen_md5[actual]} of this delivery"
-            )
-        seen_md5[actual] = path.name
-        if not path.read_bytes()[:4096].strip() and path.stat().st_size < 4096:
-            if m.rows == 0:  # nothing happened that day: a valid, empty delivery
-                return FileOutcome(
-                    path.name, "accepted", m, notes=["empty file, 0 records declared"]
-                )
-            raise FileRejected(
-                "empty_file", f"the file is empty but the manifest declares {m.rows} records"
-            )
-        return _stage_file(path, schema, m, stage_dir, quarantined, batch_id, business_date)
-    except FileRejected as e:
-        return FileOutcome(path.name, "rejected", m, reason_code=e.reason_code, reason=e.reason)
+    if not (name.startswith(expected) and name.endswith("." + schema.extension)):
+        raise FileRejected("bad_file_name", f"expected {expected}<NN>.{schema.extension}")
+    data = file.day.read(name, max_bytes=ingest_limits().max_file_bytes)
+    actual = hashlib.md5(data).hexdigest()
+    if actual != m.md5:
+        raise FileRejected("md5_mismatch", f"manifest md5 {m.md5}, file md5 {actual}")
+    if actual in seen_md5:
+        raise FileRejected("duplicate_file", f"same bytes as {seen_md5[actual]} of this delivery")
+    seen_md5[actual] = name
+    if len(data) < 4096 and not data.strip():
+        if m.rows == 0:  # nothing happened that day: a valid, empty delivery
+            return FileOutcome(name, "accepted", m, notes=["empty file, 0 records declared"])
+        raise FileRejected(
+            "empty_file", f"the file is empty but the manifest declares {m.rows} records"
+        )
+    return _stage_file(data, name, schema, m, stage_dir, quarantined, file.batch_id, business_date)
 
 
 def _snapshot_complete(
-    schema: ExtractSchema, latest: dict[str, Manifest], outcomes: list[FileOutcome]
+    schema: ExtractSchema,
+    business_date: dt.date,
+    latest: dict[str, Manifest],
+    outcomes: list[FileOutcome],
 ) -> bool | None:
     if schema.mode != "full":
         return None
@@ -515,14 +570,21 @@ def _snapshot_complete(
         return False
     parts = max(m.parts for m in latest.values())
     accepted = [o for o in outcomes if o.status == "accepted"]
-    # a repeated file does not make a snapshot incomplete; any other rejection does, and so
-    # does a stray data file without a manifest (it may be a part of this snapshot)
+    deliveries = {m.delivery for m in latest.values()}
+    part_prefix = f"{schema.source_id}_{business_date:%Y%m%d}_"
+    # a repeated file does not make a snapshot incomplete; any other rejection of a file of the
+    # latest delivery does, and so does a file named like a part without a manifest (it may be
+    # one); entries that are no delivery file at all (a stray or temporary file) do not
     harmful = [
         o
         for o in outcomes
         if o.status == "rejected"
-        and o.reason_code != "duplicate_file"
-        and (o.manifest is None or o.manifest.delivery in {m.delivery for m in latest.values()})
+        and o.reason_code not in ("duplicate_file", "temporary_file", "stray_file")
+        and (
+            o.manifest.delivery in deliveries
+            if o.manifest is not None
+            else o.file.startswith(part_prefix)
+        )
     ]
     return len(accepted) == parts and not harmful
 
@@ -659,20 +721,28 @@ def _delivery_rows(result: IngestResult, now: dt.datetime) -> list[dict]:
 
 
 def check_conservation(lake: Lake, result: IngestResult) -> None:
-    """For every accepted file: manifest rows = bronze rows + quarantined rows, read from the lake.
+    """For every accepted file: manifest rows = bronze rows + quarantined rows, read from the lake
+    (with delta-rs: the check is not one of the run's inputs).
 
     Raises ConservationError naming each file that does not reconcile.
     """
     accepted = {o.file: o.manifest.rows for o in result.files if o.status == "accepted"}
     date = result.business_date
-    bronze = lake.read(f"bronze.{result.source_id}").filter(F.col("_business_date") == F.lit(date))
-    quarantine = lake.read("quarantine.rows").filter(
-        (F.col("_business_date") == F.lit(date)) & (F.col("_source_id") == result.source_id)
-    )
     counts: Counter = Counter()
-    for df in (bronze, quarantine):
-        for row in df.groupBy("_file").count().collect():
-            counts[row["_file"]] += row["count"]
+    for table, source_col in (
+        (f"bronze.{result.source_id}", None),
+        ("quarantine.rows", "_source_id"),
+    ):
+        where = f"_business_date = DATE '{date.isoformat()}'"
+        if source_col:
+            where += f" AND {source_col} = '{result.source_id}'"
+        rows = delta.query(
+            lake.root,
+            {"t": (table, None)},
+            f"SELECT _file, count(*) AS n FROM t WHERE {where} GROUP BY _file",
+        )
+        for row in rows:
+            counts[row["_file"]] += row["n"]
     problems = [
         f"{f}: manifest {n} rows, lake holds {counts.get(f, 0)} (bronze + quarantine)"
         for f, n in sorted(accepted.items())

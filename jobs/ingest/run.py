@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from jobs.config import extract_schemas
 from jobs.ingest.bronze import IngestResult, ingest_source
-from jobs.ingest.manifest import delivered_sources
+from jobs.ingest.landing import LandingZone
 from jobs.lake import Lake
 from jobs.stages import StageReport
+
+log = logging.getLogger(__name__)
 
 
 def ingest_date(
@@ -23,22 +26,19 @@ def ingest_date(
 ) -> StageReport:
     """Ingest the sources delivered for ``business_date`` (all onboarded sources by default).
 
-    A source directory with no schema is reported, not ingested: onboarding is by schema file.
     An onboarded source with nothing delivered for the date is ingested too (its slice empties
-    and the run says the delivery is missing).
+    and the run says the delivery is missing). A source whose ingestion fails is rolled back
+    and named in the report's failures; the other sources go on.
     """
     schemas = extract_schemas()
-    present = delivered_sources(landing, business_date)
+    present = LandingZone(landing).scan(set(schemas)).sources_on(business_date)
     report = StageReport("bronze", business_date)
-    unknown = sorted(set(present) - set(schemas))
-    for s in unknown:
-        report.problems.append(f"{s}: delivered but not onboarded (no schemas/extracts/{s}.yaml)")
     results = []
     show = echo or (lambda _line: None)
     for line in SUMMARY_HEAD:
         show("   " + line)
     for source_id in sources or sorted(schemas):
-        result = ingest_source(lake, landing, source_id, business_date)
+        result = _ingest_isolated(lake, landing, source_id, business_date)
         results.append(result)
         show("   " + summary_line(result))
         if source_id not in present:
@@ -49,9 +49,20 @@ def ingest_date(
             for f in result.files
             if f.status == "rejected"
         ]
+        report.failures += result.failures
     report.lines = summary_lines(results)
     report.details = results
     return report
+
+
+def _ingest_isolated(lake: Lake, landing: Path, source_id: str, date: dt.date) -> IngestResult:
+    """One source's ingestion; a failure becomes a failed result, not an exception."""
+    try:
+        return ingest_source(lake, landing, source_id, date)
+    except Exception as e:  # noqa: BLE001 - one source's failure must not stop the others
+        log.exception("ingesting %s %s failed", source_id, date)
+        why = f"{date} bronze {source_id}: not ingested (rolled back): {type(e).__name__}: {e}"
+        return IngestResult(source_id, date, None, [], None, failures=[why])
 
 
 _HEAD = f"{'source':<12} {'files ok/all':>12} {'accepted':>10} {'quarantined':>11}  reasons"
@@ -68,6 +79,8 @@ def summary_line(r: IngestResult) -> str:
         if f.status == "rejected":
             reasons[f"file:{f.reason_code}"] += 1
     why = ", ".join(f"{k}={v}" for k, v in sorted(reasons.items())) or "-"
+    if r.failures:
+        why = f"FAILED ({len(r.failures)}); " + why
     return f"{r.source_id:<12} {f'{ok}/{live}':>12} {r.rows_accepted:>10,} {r.rows_quarantined:>11,}  {why}"
 
 

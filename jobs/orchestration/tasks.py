@@ -36,8 +36,11 @@ class DeliveryMissing(AirflowFailException):
 def _open_lake():
     from jobs.engine import get_spark
     from jobs.lake import Lake
+    from jobs.staging import sweep
 
-    return Lake(schedule.lake_dir(), get_spark())
+    lake = Lake(schedule.lake_dir(), get_spark())
+    sweep(lake.root)  # what a killed task left
+    return lake
 
 
 def _lineage(lake) -> dict:
@@ -58,15 +61,20 @@ def _emit(context, asset, dates: list[dt.date], **extra) -> None:
 def ingest(source_id: str, delivery: dict | None, **context) -> dict:
     """Ingest the source's delivery of the run's date, whatever the sensor found; a missing
     delivery empties the date's slice and is recorded (its timeliness fails in quality)."""
+    from jobs.ingest.entries import record_landing, summary
     from jobs.ingest.run import ingest_date
 
     date = schedule.business_date(context)
     delivery = delivery or {"status": "unchecked", "detail": "no sensor result"}
     lake = _open_lake()
+    for line in summary(record_landing(lake, schedule.landing_dir())):
+        log.warning("%s", line)
     report = ingest_date(lake, schedule.landing_dir(), date, sources=[source_id], echo=log.info)
     result = report.details[0]
     for problem in report.problems:
         log.warning("%s", problem)
+    if report.failures:  # rolled back or a file rejected as ingest_error: retry, then red
+        raise RuntimeError("; ".join(report.failures))
     _emit(context, schedule.bronze_asset(source_id), [date], delivery=delivery["status"])
     return {
         "source_id": source_id,

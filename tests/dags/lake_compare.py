@@ -13,7 +13,9 @@ from jobs.delta import lake_tables, read_table
 
 # tables about runs and queries, not about the data: they differ between any two runs
 RUN_TABLES = {"lineage.runs", "lineage.table_edges", "audit.queries"}
-VOLATILE = {"_ingested_at", "ingested_at", "evaluated_at", "detected_at", "run_id", "_run_id"}
+VOLATILE = {
+    "_ingested_at", "ingested_at", "evaluated_at", "detected_at", "first_seen_at", "run_id", "_run_id",
+}  # fmt: skip
 
 
 def _canonical(value):

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from jobs import config
 from jobs.config import PACKAGE_ROOT
 from jobs.ingest.bronze import ingest_source
+from jobs.ingest.entries import record_landing, summary
 from jobs.ingest.run import ingest_date
 
 from .landing_kit import deliver, swdj
@@ -127,8 +128,11 @@ def test_unknown_source_directories_are_reported_not_ingested(lake, tmp_path):
     landing = tmp_path / "landing"
     deliver(landing, "xyz_unknown", D, 1, "csv", b"a\n1\n", 1)
     deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A), 1)
-    report = ingest_date(lake, landing, D, sources=["swj_swdj"])
-    assert any("xyz_unknown: delivered but not onboarded" in p for p in report.problems)
+    scan = record_landing(lake, landing)
+    assert scan.sources_on(D) == ["swj_swdj"]
+    entries = lake.read("quarantine.entries").collect()
+    assert [(e["path"], e["reason_code"]) for e in entries] == [("xyz_unknown/", "unknown_source")]
+    assert any("xyz_unknown/" in line for line in summary(scan))
 
 
 @pytest.mark.parametrize(

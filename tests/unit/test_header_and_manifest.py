@@ -76,7 +76,7 @@ def test_valid_manifest_loads(tmp_path):
         ({"md5": "xyz"}, "md5"),
         ({"mode": "delta"}, "mode"),
         ({"file": "y.csv"}, "file"),
-        ({"delivered_at": "2026-11-03T02:00:00"}, "offset"),
+        ({"delivered_at": "2026-11-03T02:00:00"}, "timezone"),
         ({"parts": 0}, "parts"),
     ],
 )

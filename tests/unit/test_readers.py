@@ -11,7 +11,7 @@ from jobs.ingest.readers import FileRejected, read_file
 
 
 def records(path, source):
-    parsed = read_file(path, extract_schema(source))
+    parsed = read_file(path.read_bytes(), extract_schema(source))
     return parsed.header, list(parsed.records)
 
 
@@ -92,7 +92,7 @@ def test_json_document_records_and_declared_count(tmp_path):
             ensure_ascii=False,
         )
     )
-    parsed = read_file(f, extract_schema("mzj_shzz"))
+    parsed = read_file(f.read_bytes(), extract_schema("mzj_shzz"))
     recs = list(parsed.records)
     assert parsed.declared_count == 2
     assert recs[0].values == {"zzmc": "协会"} and recs[1].reason_code == "malformed_record"
@@ -102,7 +102,7 @@ def test_broken_json_document_rejects_the_file(tmp_path):
     f = tmp_path / "a.json"
     f.write_text('{"records": [{"zzmc": "协会"}')
     with pytest.raises(FileRejected) as e:
-        read_file(f, extract_schema("mzj_shzz"))
+        read_file(f.read_bytes(), extract_schema("mzj_shzz"))
     assert e.value.reason_code == "malformed_document"
 
 
@@ -129,7 +129,7 @@ def test_a_file_that_is_not_xlsx_is_rejected(tmp_path):
     f = tmp_path / "a.xlsx"
     f.write_bytes(b"PK\x03\x04 not really a workbook")
     with pytest.raises(FileRejected) as e:
-        read_file(f, extract_schema("rsj_sbcb"))
+        read_file(f.read_bytes(), extract_schema("rsj_sbcb"))
     assert e.value.reason_code == "unreadable_file"
 
 
