@@ -22,6 +22,17 @@ def _date(ctx, param, value):
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _published(lake_dir: Path, spark, as_of: dt.date | None):
+    """The lake as readers see it: the tables at their published versions (for ``as_of``)."""
+    from jobs.lake import Lake
+    from jobs.publication import NotPublished
+
+    try:
+        return Lake.published(lake_dir, spark, as_of)
+    except NotPublished as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _in_clear(role: str | None, unmasked: bool) -> bool:
     """Whether identifiers and names (L3) are shown in clear to ``role`` (conf/access.yaml)."""
     if role is None:
@@ -124,23 +135,57 @@ def generate(
 )
 @click.option("--to", "date_to", callback=_date, help="Last business date to run (YYYY-MM-DD).")
 @click.option("--stage", "stage_names", multiple=True, help="Run only these stages (default: all).")
-def run(landing: Path, lake_dir: Path, date_from, date_to, stage_names) -> None:
-    """Run every stage for each business date found in the landing zone, in order."""
+@click.option(
+    "--only",
+    callback=_date,
+    help="Build this one date alone (an old one is published for --as-of, not as current).",
+)
+@click.option(
+    "--wait",
+    type=float,
+    is_flag=False,
+    flag_value=3600.0,
+    default=None,
+    metavar="[SECONDS]",
+    help="Wait for another writer to finish (default: fail at once; alone: up to an hour).",
+)
+def run(landing: Path, lake_dir: Path, date_from, date_to, stage_names, only, wait) -> None:
+    """Run every stage for each business date found in the landing zone, in order.
+
+    Each date is published (visible to readers) when all its stages are done. The lake never
+    ends behind its latest published date: --from D rebuilds D and every later date.
+    """
+    from jobs.interrupt import Interrupted
+    from jobs.lease import LeaseHeld
     from jobs.runner import RunFailed, run_pipeline
 
     if not landing.is_dir():
         raise click.ClickException(
             f"landing zone {landing} does not exist (try `govlake generate`)"
         )
+    if only and (date_from or date_to):
+        raise click.UsageError("--only builds one date: give it without --from/--to")
     try:
         run_pipeline(
             landing,
             lake_dir,
             date_from=date_from,
             date_to=date_to,
+            only=only,
             stages=list(stage_names) or None,
+            wait=wait,
             echo=click.echo,
         )
+    except LeaseHeld as e:
+        click.secho(f"FAILED: {e}", fg="red", err=True)
+        sys.exit(75)  # EX_TEMPFAIL: try again later
+    except Interrupted as e:
+        click.secho(
+            f"STOPPED: {e}. Readers still see the last published date; run again to go on.",
+            fg="yellow",
+            err=True,
+        )
+        sys.exit(143 if "SIGTERM" in str(e) else 130)
     except RunFailed as e:
         click.secho(f"FAILED: {e}", fg="red", err=True)
         sys.exit(1)
@@ -156,14 +201,23 @@ def tables(lake_dir: Path) -> None:
     import pyarrow.compute as pc
     from deltalake import DeltaTable
 
+    from jobs import publication
     from jobs.lake import Lake
 
     lake = Lake(lake_dir, spark=None)
+    try:
+        pub = publication.current(lake.root)
+        click.echo(f"published: {pub.business_date} (at {pub.published_at:%Y-%m-%d %H:%M:%S}Z)")
+    except publication.NotPublished:
+        pub = None
+        click.echo("published: nothing yet")
     for t in lake.tables():
         dtab = DeltaTable(lake.path(t))
         actions = pa.table(dtab.get_add_actions(flatten=True))  # arro3 → pyarrow (PyCapsule)
         rows = pc.sum(actions["num_records"]).as_py() or 0 if actions.num_rows else 0
-        click.echo(f"{t:<28} v{dtab.version():<4} {rows:>12,} rows  {lake.path(t)}")
+        seen = pub.version(t) if pub else None
+        mark = "" if seen is None or seen == dtab.version() else f" (readers: v{seen})"
+        click.echo(f"{t:<28} v{dtab.version():<4} {rows:>12,} rows  {lake.path(t)}{mark}")
 
 
 @main.command()
@@ -194,11 +248,76 @@ def history(table: str, lake_dir: Path, limit: int) -> None:
 def vacuum(table: str, lake_dir: Path, retention_hours: int, apply: bool) -> None:
     """Remove data files no longer referenced by a table's recent versions."""
     from jobs.lake import Lake
+    from jobs.lease import LeaseHeld
 
-    files = Lake(lake_dir, spark=None).vacuum(
-        table, retention_hours=retention_hours, dry_run=not apply
-    )
+    lake = Lake(lake_dir, spark=None)
+    try:
+        files = lake.vacuum(table, retention_hours=retention_hours, dry_run=not apply)
+    except LeaseHeld as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        lake.close()
     click.echo(f"{'removed' if apply else 'would remove'} {len(files)} file(s)")
+
+
+@main.command()
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option("--repair", is_flag=True, help="Repair what can be repaired.")
+def doctor(lake_dir: Path, repair: bool) -> None:
+    """Check the lake: a stale writer lease, staging left by a crash, unpublished partial state,
+    bronze slices without audit rows and other broken invariants. Exits 1 while any remains."""
+    from jobs.lease import LeaseHeld
+    from jobs.maintenance import doctor as checkup
+
+    try:
+        report = checkup(lake_dir, repair=repair)
+    except LeaseHeld as e:
+        raise click.ClickException(str(e)) from None
+    for f in report.findings:
+        mark = "repaired" if f.repaired else "PROBLEM"
+        click.echo(f"{mark:<9} {f.what:<12} {f.detail}")
+        if f.fix and not f.repaired:
+            click.echo(f"{'':<22} fix: {f.fix}")
+    if not report.findings:
+        click.echo("the lake is healthy")
+    sys.exit(0 if report.healthy else 1)
+
+
+@main.command()
+@click.option(
+    "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--keep-as-of-days",
+    type=int,
+    help="Dates published this many days before the latest stay readable (conf/maintenance.yaml).",
+)
+@click.option(
+    "--wait", type=float, is_flag=False, flag_value=3600.0, default=None, metavar="[SECONDS]"
+)
+def maintain(lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
+    """Compact small files, checkpoint the Delta logs and vacuum what no kept publication needs
+    (holding the writer lease)."""
+    from jobs.lease import LeaseHeld
+    from jobs.maintenance import maintain as upkeep
+
+    try:
+        done = upkeep(lake_dir, keep_days=keep_as_of_days, wait=wait)
+    except LeaseHeld as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"{'table':<28} {'files read':>13} {'MiB read':>15} {'MiB on disk':>15} "
+        f"{'compacted':>9} {'vacuumed':>8}"
+    )
+    for u in done:
+        click.echo(
+            f"{u.table:<28} {u.files_before:>6}→{u.files_after:<6} "
+            f"{u.bytes_before / 2**20:>7.2f}→{u.bytes_after / 2**20:<7.2f} "
+            f"{u.disk_before / 2**20:>7.2f}→{u.disk_after / 2**20:<7.2f} "
+            f"{u.compacted:>9} {u.vacuumed:>8}"
+        )
 
 
 @main.command()
@@ -216,11 +335,12 @@ def vacuum(table: str, lake_dir: Path, retention_hours: int, apply: bool) -> Non
 def report(lake_dir: Path, out_dir: Path, unmasked_lists: bool) -> None:
     """Write the quality report (index.html), rectification lists and Data Docs to --out."""
     from jobs.engine import get_spark
-    from jobs.lake import Lake
     from jobs.quality.report import build_report
 
     try:
-        files = build_report(Lake(lake_dir, get_spark()), out_dir, unmasked=unmasked_lists)
+        files = build_report(
+            _published(lake_dir, get_spark(), None), out_dir, unmasked=unmasked_lists
+        )
     except LookupError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"report: {files.index.resolve()}")
@@ -256,9 +376,7 @@ def show(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> No
     """Print one base-library record, masked by default, optionally as of a past date."""
     from pyspark.sql import functions as F
 
-    from jobs.base.history import NoHistory, read_as_of, version_as_of
     from jobs.engine import get_spark
-    from jobs.lake import Lake
     from jobs.masking import MASKS
 
     table, column = {
@@ -267,18 +385,18 @@ def show(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> No
         "licence": ("silver.licence", "licence_uid"),
     }[kind]
     unmasked = _in_clear(role, unmasked)
-    lake = Lake(lake_dir, get_spark())
+    lake = _published(lake_dir, get_spark(), as_of)
     try:
-        df = read_as_of(lake, table, as_of)
-        held = version_as_of(lake, table, as_of)[1] if as_of else None
-    except NoHistory as e:
+        df = lake.read(table)
+    except FileNotFoundError as e:
         raise click.ClickException(str(e)) from None
+    held = lake.pinned.business_date
     rows = df.filter(F.col(column) == key.strip().upper()).collect()
     if not rows:
         raise click.ClickException(
             f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else "")
         )
-    click.echo(f"{table}" + (f" as of {as_of} (built for {held})" if as_of else ""))
+    click.echo(f"{table}" + (f" as of {as_of}" if as_of else "") + f" (published for {held})")
     for name, value in rows[0].asDict().items():
         if not unmasked and name in MASKS:
             value = MASKS[name](value)
@@ -299,11 +417,11 @@ def profile(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) ->
     from jobs.base.history import NoHistory
     from jobs.engine import get_spark
     from jobs.gold.show import render_profile
-    from jobs.lake import Lake
 
     unmasked = _in_clear(role, unmasked)
+    lake = _published(lake_dir, get_spark(), as_of)
     try:
-        text = render_profile(Lake(lake_dir, get_spark()), kind, key, as_of, masked=not unmasked)
+        text = render_profile(lake, kind, key, as_of, masked=not unmasked)
     except (NoHistory, LookupError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(text)
@@ -394,6 +512,7 @@ def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt,
     Without -e or -f, opens a prompt: end a query with `;`, `\\d` lists your tables,
     `\\d layer.table` its columns, `\\q` quits.
     """
+    from jobs.publication import NotPublished
     from jobs.sql.repl import interactive, run_one
     from jobs.sql.session import AccessDenied, SqlSession
 
@@ -410,7 +529,7 @@ def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt,
             timeout_s=timeout,
             client="cli" if (sql_text or sql_file) else "interactive",
         )
-    except AccessDenied as e:
+    except (AccessDenied, NotPublished) as e:
         raise click.ClickException(str(e)) from None
     with session:
         if sql_text or sql_file:

@@ -76,31 +76,3 @@ def build_as_of(runs: pa.Table | None, table: str, as_of: dt.date) -> tuple[int,
             if name == table and version and (best is None or key[:2] > best[:2]):
                 best = key
     return (best[2], best[0]) if best else None
-
-
-def _built(runs: pa.Table | None, table: str) -> bool:
-    return any(
-        item.split("@")[0] == table
-        for run in (runs.to_pylist() if runs is not None else [])
-        if run["status"] == "success"
-        for item in (run["outputs"] or "").split(",")
-    )
-
-
-def version_as_of(root: str, table: str, as_of: dt.date, runs: pa.Table | None) -> int:
-    """The Delta version of ``table`` that held business date ``as_of`` (:func:`build_as_of`).
-
-    A table no run writes (audit.queries) is taken as it stood at the end of that day.
-    """
-    found = build_as_of(runs, table, as_of)
-    if found is not None:
-        return found[0]
-    if _built(runs, table):
-        raise LookupError(f"{table} has no build for a business date on or before {as_of}")
-    dtab = DeltaTable(f"{root}/{table.replace('.', '/')}")
-    end_of_day = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
-    try:
-        dtab.load_as_version(end_of_day)
-    except Exception as e:  # delta-rs raises a generic error when nothing is that old
-        raise LookupError(f"{table} has no version on or before {as_of}") from e
-    return dtab.version()

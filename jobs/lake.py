@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import re
 import shutil
@@ -37,7 +38,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs import delta
+from jobs import delta, faults, lease
+from jobs.publication import UNPINNED, Publication
 from jobs.staging import Staging
 from lineage import columns as column_lineage
 from lineage.openlineage import Emitter
@@ -92,6 +94,17 @@ def nullable(df: DataFrame) -> DataFrame:
     return df.sparkSession.createDataFrame([], schema).unionByName(df)
 
 
+def _plain(kind: T.DataType) -> T.DataType:
+    """A Spark type without field metadata (Sail cannot parse a schema that carries Delta's)."""
+    if isinstance(kind, T.StructType):
+        return T.StructType([T.StructField(f.name, _plain(f.dataType), f.nullable) for f in kind])
+    if isinstance(kind, T.ArrayType):
+        return T.ArrayType(_plain(kind.elementType), kind.containsNull)
+    if isinstance(kind, T.MapType):
+        return T.MapType(_plain(kind.keyType), _plain(kind.valueType), kind.valueContainsNull)
+    return kind
+
+
 def sql_literal(value: Any) -> str:
     """A SQL literal for a slice predicate value (dates, numbers, strings)."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -106,9 +119,10 @@ def sql_literal(value: Any) -> str:
 class Lake:
     """A Delta lake rooted at a directory; the only reader and writer of its tables."""
 
-    def __init__(self, root: str | Path, spark: SparkSession):
+    def __init__(self, root: str | Path, spark: SparkSession, *, pinned: Publication | None = None):
         self.root = Path(root).resolve()
         self.spark = spark
+        self.pinned = pinned  # a reader's view: tables at a publication's versions (read-only)
         self._run: RunRecord | None = None
         self._staged: dict[str, list[column_lineage.Col]] = {}  # checkpoint path → lineage
         self._emitter: Emitter | None = None  # OpenLineage, configured on the first run
@@ -116,10 +130,24 @@ class Lake:
         self.staging = Staging(self.root)  # this process's working area (jobs/staging.py)
         self._job_dir: Path | None = None  # the current run's staging sub-folder
         self._undo: dict[str, int | None] | None = None  # see all_or_nothing
+        self._leased = False  # whether this object took the writer lease (jobs/lease.py)
+
+    @classmethod
+    def published(
+        cls, root: str | Path, spark: SparkSession | None, as_of: dt.date | None = None
+    ) -> Lake:
+        """A reader's view of the lake: every table at the versions published for ``as_of``
+        (default: the current publication). Raises publication.NotPublished."""
+        from jobs import publication
+
+        return cls(root, spark, pinned=publication.current(Path(root).resolve(), as_of))
 
     def close(self) -> None:
-        """Remove this process's staging (also done at exit)."""
+        """Remove this process's staging and give the writer lease back (also at exit)."""
         self.staging.close()
+        if self._leased:
+            self._leased = False
+            lease.release(self.root)
 
     # ---------------------------------------------------------------- naming and metadata
     def path(self, table: str) -> str:
@@ -144,9 +172,18 @@ class Lake:
         return DeltaTable(self.path(table)).history(limit)
 
     def vacuum(self, table: str, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
-        """Remove files no longer referenced by versions newer than the retention (delta-rs)."""
+        """Remove files no longer referenced by versions newer than the retention (delta-rs),
+        keeping every version a kept publication names (``--as-of`` keeps working)."""
+        from jobs.maintenance import keep_as_of_days, kept_versions
+
+        if not dry_run:
+            self.take_lease(command=f"govlake vacuum {table} --apply")
+        keep = kept_versions(self.root, keep_days=keep_as_of_days()).get(table, set())
         return DeltaTable(self.path(table)).vacuum(
-            retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            keep_versions=sorted(keep) or None,
         )
 
     # ---------------------------------------------------------------- reads
@@ -161,14 +198,63 @@ class Lake:
         """
         if not self.exists(table):
             raise FileNotFoundError(f"table {table} does not exist at {self.path(table)}")
-        reader = self.spark.read.format("delta")
-        if version is not None:
-            reader = reader.option("versionAsOf", version)
+        if version is None and self.pinned is not None and table not in UNPINNED:
+            version = self.pinned.version(table)
+            if version is None:
+                raise FileNotFoundError(f"table {table} is not published yet")
         read_version = version if version is not None else self.version(table)
         if self._run is not None:
             self._run.read(table, read_version)
-        df = reader.load(self.path(table))
+        if version is None:
+            df = self.spark.read.format("delta").load(self.path(table))
+        else:
+            df = self._read_version(table, version)
         return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
+
+    def _read_version(self, table: str, version: int) -> DataFrame:
+        """One version of a table, read from the files delta-rs lists for it.
+
+        Sail's time travel (``versionAsOf``) fails for some versions once the log has a
+        checkpoint ("Missing commit file: expected version 0, found N": it misreads the
+        ``_last_checkpoint`` hint), and Sail checkpoints every tenth commit. A version of a
+        table without reader features (deletion vectors, column mapping) is exactly its data
+        files, with partition values from the log; tables with such features go through the
+        engine's own time travel.
+        """
+        dtab = DeltaTable(self.path(table), version=version)
+        if dtab.protocol().min_reader_version > 1:
+            return (
+                self.spark.read.format("delta")
+                .option("versionAsOf", version)
+                .load(self.path(table))
+            )
+        schema = _plain(T.StructType.fromJson(json.loads(dtab.schema().to_json())))
+        parts = dtab.metadata().partition_columns
+        data = T.StructType([f for f in schema.fields if f.name not in parts])
+        if not parts:
+            files = dtab.file_uris()
+            if not files:
+                return self.spark.createDataFrame([], schema)
+            return self.spark.read.schema(schema).parquet(*files)
+        import pyarrow as pa
+
+        actions = pa.table(dtab.get_add_actions(flatten=True)).to_pylist()
+        groups: dict[tuple, list[str]] = {}
+        for a in actions:
+            key = tuple(a.get(f"partition.{c}") for c in parts)
+            groups.setdefault(key, []).append(f"{self.path(table)}/{a['path']}")
+        frames = []
+        for key, files in groups.items():
+            df = self.spark.read.schema(data).parquet(*files)
+            for c, v in zip(parts, key, strict=True):
+                df = df.withColumn(c, F.lit(v).cast(schema[c].dataType))
+            frames.append(df.select(*schema.names))
+        if not frames:
+            return self.spark.createDataFrame([], schema)
+        out = frames[0]
+        for f in frames[1:]:
+            out = out.unionByName(f)
+        return out
 
     # ---------------------------------------------------------------- writes
     def _conform(self, df: DataFrame, table: str) -> tuple[DataFrame, bool]:
@@ -349,7 +435,18 @@ class Lake:
         return self.spark.read.schema(df.schema).parquet(str(folder))
 
     # ---------------------------------------------------------------- all or nothing
+    def take_lease(self, *, command: str | None = None, wait: float | None = None) -> None:
+        """Hold the lake's writer lease while this object lives (jobs/lease.py); every write
+        takes it first if the command has not (and fails at once if another writer holds it)."""
+        if self.pinned is not None:
+            raise PermissionError("a published view of the lake is read-only")
+        if not self._leased:
+            lease.acquire(self.root, command=command, wait=wait)
+            self._leased = True
+
     def _before_write(self, table: str) -> None:
+        self.take_lease()
+        faults.before_write()
         # lineage records what was attempted, a failed run included: it is never rolled back
         if self._undo is not None and table not in self._undo and not table.startswith("lineage."):
             self._undo[table] = self.version(table)
@@ -408,12 +505,16 @@ class Lake:
         if path in self._staged:
             return self._staged[path]
         rel = Path(path).resolve()
-        if rel.parent.parent != self.root or rel.parent.name.startswith("_"):
+        # a table's folder, or one of its data files (a version read from its files)
+        for folder in (rel, *rel.parents):
+            if folder.parent.parent == self.root and not folder.parent.name.startswith("_"):
+                break
+        else:
             return None
-        table = f"{rel.parent.name}.{rel.name}"
-        if not DeltaTable.is_deltatable(path):
+        table = f"{folder.parent.name}.{folder.name}"
+        if not DeltaTable.is_deltatable(str(folder)):
             return None
-        leaves = [p for p, _ in delta.leaf_fields(DeltaTable(path).schema())]
+        leaves = [p for p, _ in delta.leaf_fields(DeltaTable(str(folder)).schema())]
         return column_lineage.table_columns(table, leaves)
 
     def _derive(self, table: str, df: DataFrame) -> None:

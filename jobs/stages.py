@@ -13,6 +13,8 @@ from pathlib import Path
 
 from jobs.lake import Lake
 
+BASE_LAST_JOB = "base.licence"  # the base stage's last run of a date (lineage.runs)
+
 
 @dataclass
 class RunContext:

@@ -100,6 +100,16 @@ def sweep(lake_root: Path) -> list[str]:
     return removed
 
 
+def abandoned(lake_root: Path) -> list[str]:
+    """The staging folders whose owner process is gone (what :func:`sweep` would remove)."""
+    area = Path(lake_root) / STAGING
+    if not area.is_dir():
+        return []
+    return [
+        f.name for f in sorted(area.iterdir()) if f.is_symlink() or not f.is_dir() or _abandoned(f)
+    ]
+
+
 def _abandoned(folder: Path) -> bool:
     owner = folder / _OWNER
     try:

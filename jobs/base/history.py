@@ -34,7 +34,13 @@ class NoHistory(LookupError):
 
 
 def version_as_of(lake: Lake, table: str, as_of: dt.date) -> tuple[int, dt.date]:
-    """(Delta version, business date it holds) of ``table`` for ``as_of``."""
+    """(Delta version, business date it holds) of ``table`` for ``as_of``. A reader's view
+    (``Lake.published``) answers from its publication; a writer from lineage.runs."""
+    if lake.pinned is not None:
+        version = lake.pinned.version(table)
+        if version is None:
+            raise NoHistory(f"{table} is not published for {as_of}")
+        return version, lake.pinned.business_date
     rows = lake.read("lineage.runs").filter(F.col("job") == JOBS[table]).collect()
     runs = pa.Table.from_pylist([r.asDict() for r in rows]) if rows else None
     found = build_as_of(runs, table, as_of)
@@ -44,7 +50,9 @@ def version_as_of(lake: Lake, table: str, as_of: dt.date) -> tuple[int, dt.date]
 
 
 def read_as_of(lake: Lake, table: str, as_of: dt.date | None) -> DataFrame:
-    if as_of is None:
-        return lake.read(table)
+    """The table as of a business date (None: as the lake holds it; for a reader's view, as
+    published)."""
+    if as_of is None or lake.pinned is not None:
+        return lake.read(table)  # a view is pinned to its date already
     version, _ = version_as_of(lake, table, as_of)
     return lake.read(table, version=version)

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from jobs import interrupt
 from jobs.config import extract_schemas
 from jobs.ingest.bronze import IngestResult, ingest_source
 from jobs.ingest.landing import LandingZone
@@ -38,6 +39,7 @@ def ingest_date(
     for line in SUMMARY_HEAD:
         show("   " + line)
     for source_id in sources or sorted(schemas):
+        interrupt.check(f"before {business_date} bronze {source_id}")
         result = _ingest_isolated(lake, landing, source_id, business_date)
         results.append(result)
         show("   " + summary_line(result))

@@ -16,8 +16,10 @@ The result is the lake ``govlake run`` makes by running the dates in order.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +35,25 @@ class DeliveryMissing(AirflowFailException):
     retrying (retrying cannot make it arrive)."""
 
 
-def _open_lake():
+LEASE_WAIT_SECONDS = 1800  # a task waits this long for another writer (then fails, retries)
+
+
+@contextlib.contextmanager
+def _writer():
+    """The lake for a task that writes: the writer lease held (waiting for another writer,
+    e.g. an operator's `govlake run`), what a killed task left swept, all released at the end."""
     from jobs.engine import get_spark
     from jobs.lake import Lake
     from jobs.staging import sweep
 
     lake = Lake(schedule.lake_dir(), get_spark())
-    sweep(lake.root)  # what a killed task left
-    return lake
+    wait = float(os.environ.get("GOVLAKE_LEASE_WAIT", LEASE_WAIT_SECONDS))
+    lake.take_lease(command=f"airflow task {os.environ.get('AIRFLOW_CTX_TASK_ID', '')}", wait=wait)
+    try:
+        sweep(lake.root)
+        yield lake
+    finally:
+        lake.close()
 
 
 def _lineage(lake) -> dict:
@@ -61,15 +74,12 @@ def _emit(context, asset, dates: list[dt.date], **extra) -> None:
 def ingest(source_id: str, delivery: dict | None, **context) -> dict:
     """Ingest the source's delivery of the run's date, whatever the sensor found; a missing
     delivery empties the date's slice and is recorded (its timeliness fails in quality)."""
-    from jobs.ingest.entries import record_landing, summary
     from jobs.ingest.run import ingest_date
 
     date = schedule.business_date(context)
     delivery = delivery or {"status": "unchecked", "detail": "no sensor result"}
-    lake = _open_lake()
-    for line in summary(record_landing(lake, schedule.landing_dir())):
-        log.warning("%s", line)
-    report = ingest_date(lake, schedule.landing_dir(), date, sources=[source_id], echo=log.info)
+    with _writer() as lake:
+        report = ingest_date(lake, schedule.landing_dir(), date, sources=[source_id], echo=log.info)
     result = report.details[0]
     for problem in report.problems:
         log.warning("%s", problem)
@@ -113,8 +123,12 @@ def confirm_delivery(ingested: dict, **context) -> str:
 
 
 def build(stage: str, **context) -> dict:
-    """Run the stage for the triggering events' dates (base: from the earliest forward)."""
+    """Run the stage for the triggering events' dates (base: from the earliest forward). The
+    last stage (the catalogue) publishes each date it completes (jobs/publication.py)."""
+    from jobs.ingest.entries import record_landing, summary
+    from jobs.publication import publish
     from jobs.stages import STAGES, RunContext
+    from lineage.recorder import code_version
 
     runner = {s.name: s for s in STAGES}[stage]
     asked = schedule.event_dates(context)
@@ -131,15 +145,27 @@ def build(stage: str, **context) -> dict:
         log.info("%s", waiting)
     if not dates:
         return _skip(waiting or f"{stage}: nothing to build")
-    lake = _open_lake()
-    ctx = RunContext(lake=lake, landing=schedule.landing_dir(), echo=log.info)
     built = []
-    for date in dates:
-        log.info("== %s %s: %s", date, stage, runner.description)
-        report = runner.run(ctx, date)
-        for problem in report.problems:
-            log.warning("%s", problem)
-        built.append(date)
+    with _writer() as lake:
+        if stage == "base":  # the landing zone's entries that are not deliveries
+            for line in summary(record_landing(lake, schedule.landing_dir())):
+                log.warning("%s", line)
+        ctx = RunContext(lake=lake, landing=schedule.landing_dir(), echo=log.info)
+        for date in dates:
+            log.info("== %s %s: %s", date, stage, runner.description)
+            report = runner.run(ctx, date)
+            for problem in report.problems:
+                log.warning("%s", problem)
+            if report.failures:
+                raise RuntimeError("; ".join(report.failures))
+            built.append(date)
+            if stage == STAGES[-1].name:  # every stage of the date done: readers may see it
+                publish(
+                    lake.root,
+                    date,
+                    run_id=lake.finished_runs[-1].run_id,
+                    code_version=code_version(),
+                )
     _emit(context, schedule.stage_asset(stage), built)
     return {
         "stage": stage,
@@ -207,11 +233,9 @@ class IngestHistory:
         return built is not None and (latest is None or built > latest)
 
 
-BASE_LAST_JOB = "base.licence"  # the base stage's last run of a date
-
-
 def ingest_history(lake_root: Path) -> IngestHistory:
     from jobs.delta import query
+    from jobs.stages import BASE_LAST_JOB
 
     root = Path(lake_root)
     history = IngestHistory({}, {}, {})

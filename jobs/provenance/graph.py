@@ -13,7 +13,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
-from jobs.delta import read_rows
+from jobs import publication
+from jobs.delta import read_table
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,18 @@ class Edge:
 
 
 def _rows(root: Path, table: str) -> list[dict]:
+    """A lineage table's rows: the column edges as published (a run in progress may be
+    rewriting them), the run logs whole (jobs/publication.py)."""
     path = root / table.replace(".", "/")
     if not DeltaTable.is_deltatable(str(path)):
         raise LookupError(f"{root}: no {table} yet (run the pipeline first)")
-    return read_rows(path)
+    version = None
+    if table not in publication.UNPINNED:
+        try:
+            version = publication.current(root).version(table)
+        except publication.NotPublished:
+            version = None  # lineage of a lake built before publications: the latest
+    return read_table(path, version).to_pylist()
 
 
 def table_edges(root: Path) -> list[Edge]:

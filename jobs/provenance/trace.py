@@ -13,11 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deltalake import DeltaTable
-
+from jobs import publication
 from jobs.catalog.build import authorities, items_collected, sources_of
 from jobs.config import catalog, conf_file
-from jobs.delta import query, read_rows, read_table, version_as_of
+from jobs.delta import query, read_table
 from jobs.masking import MASKERS
 from jobs.sql.policy import column_rules
 from jobs.sql.views import literal
@@ -64,8 +63,8 @@ def trace(root: Path, kind: str, key: str, attribute: str, as_of: dt.date | None
     """Trace ``attribute`` of the entity ``key`` of ``kind`` (person, legal-person, licence)."""
     table, key_col, link_table, link_key = KINDS[kind]
     key = key.strip().upper()
-    runs = read_table(root / "lineage" / "runs") if as_of else None
-    version = version_as_of(str(root), table, as_of, runs) if as_of else None
+    pub = publication.current(root, as_of)  # readers see what is published (for as_of)
+    version = _pinned(pub, table)
     rows = query(root, {"t": (table, version)}, f"SELECT * FROM t WHERE {key_col} = {literal(key)}")
     if not rows:
         raise TraceError(f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else ""))
@@ -73,8 +72,6 @@ def trace(root: Path, kind: str, key: str, attribute: str, as_of: dt.date | None
     if attribute not in row or attribute in _INTERNAL or attribute.endswith("_source"):
         names = [c for c in row if c not in _INTERNAL and not c.endswith("_source")]
         raise TraceError(f"{table} has no attribute {attribute!r}; one of: {', '.join(names)}")
-    if version is None:
-        version = DeltaTable(str(root / table.replace(".", "/"))).version()
     entity = "legal_person" if kind == "legal-person" else kind
     result = Trace(
         table, key, attribute, row[attribute], version,
@@ -82,13 +79,17 @@ def trace(root: Path, kind: str, key: str, attribute: str, as_of: dt.date | None
         _authority_order(entity, attribute),
     )  # fmt: skip
     if link_table is None:
-        result.records = _licence_records(root, key, attribute)
+        result.records = _licence_records(root, pub, key, attribute)
     else:
-        link_version = version_as_of(str(root), link_table, as_of, runs) if as_of else None
-        result.records = _linked_records(
-            root, entity, attribute, link_table, link_version, link_key, key
-        )
+        result.records = _linked_records(root, pub, entity, attribute, link_table, link_key, key)
     return result
+
+
+def _pinned(pub: publication.Publication, table: str) -> int:
+    version = pub.version(table)
+    if version is None:
+        raise TraceError(f"{table} is not published for {pub.business_date}")
+    return version
 
 
 def _authority_order(entity: str, attribute: str) -> list[str]:
@@ -121,10 +122,10 @@ def _column_for(entity: str, attribute: str, source: str, role: str) -> str | No
     return carried[0] if role == "subject" else None
 
 
-def _linked_records(root, entity, attribute, link_table, link_version, link_key, key):
+def _linked_records(root, pub, entity, attribute, link_table, link_key, key):
     links = query(
         root,
-        {"l": (link_table, link_version)},
+        {"l": (link_table, _pinned(pub, link_table))},
         f"SELECT * FROM l WHERE {link_key} = {literal(key)} ORDER BY source_id, _business_date",
     )
     records = []
@@ -135,7 +136,7 @@ def _linked_records(root, entity, attribute, link_table, link_version, link_key,
             continue
         bronze = query(
             root,
-            {"b": (f"bronze.{source}", None)},
+            {"b": (f"bronze.{source}", _pinned(pub, f"bronze.{source}"))},
             f'SELECT "{column}" AS v, _batch_id FROM b WHERE _business_date = '
             f"DATE {literal(link['_business_date'])} AND _file = {literal(link['_file'])} "
             f"AND _row_number = {int(link['_row_number'])}",
@@ -150,10 +151,13 @@ def _linked_records(root, entity, attribute, link_table, link_version, link_key,
     return records
 
 
-def _licence_records(root: Path, licence_uid: str, attribute: str) -> list[Delivered]:
+def _licence_records(
+    root: Path, pub: publication.Publication, licence_uid: str, attribute: str
+) -> list[Delivered]:
     """The platform's records of the licence, with the fields the attribute is derived from
     (found in lineage.column_edges)."""
-    edges = read_rows(root / "lineage" / "column_edges")
+    edges = read_table(root / "lineage" / "column_edges", pub.version("lineage.column_edges"))
+    edges = edges.to_pylist()
     columns = sorted(
         {
             e["source_column"]
@@ -165,7 +169,7 @@ def _licence_records(root: Path, licence_uid: str, attribute: str) -> list[Deliv
     ) or ["licence_uid"]
     rows = query(
         root,
-        {"b": ("bronze.zwfw_dzzz", None)},
+        {"b": ("bronze.zwfw_dzzz", _pinned(pub, "bronze.zwfw_dzzz"))},
         f"SELECT * FROM b WHERE upper(trim(licence_uid)) = {literal(licence_uid)} "
         "ORDER BY _business_date",
     )

@@ -80,7 +80,10 @@ class ReportFiles:
 
 
 def _read(lake: Lake, table: str) -> pd.DataFrame:
-    return lake.read(table).toPandas() if lake.exists(table) else pd.DataFrame()
+    try:
+        return lake.read(table).toPandas()
+    except FileNotFoundError:  # not built, or not published yet
+        return pd.DataFrame()
 
 
 def _band(score) -> str:
@@ -266,9 +269,9 @@ def build_report(
 
 def _collections(lake: Lake) -> list[dict] | None:
     """Data items collected by more than one source (重复采集), from catalog.collections."""
-    if not lake.exists("catalog.collections"):
-        return None
     rows = _read(lake, "catalog.collections")
+    if rows.empty:
+        return None
     rows = rows[rows["duplicated"]].sort_values(["sources", "data_item"], ascending=[False, True])
     return [
         {

@@ -23,7 +23,8 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from jobs.delta import lake_tables, read_table, version_as_of
+from jobs import publication
+from jobs.delta import lake_tables
 from jobs.sql import audit
 from jobs.sql.guard import Checked, Denied, SqlGuard
 from jobs.sql.policy import AccessDenied, column_rules, grant
@@ -84,7 +85,13 @@ class SqlSession:
         self._tables = frozenset(lake_tables(self.root))
         self._schemas: dict[str, dict[str, str]] = {}
         self._missing: dict[str, str] = {}
-        self._snapshots = self._open_snapshots()
+        try:
+            self._snapshots = self._open_snapshots()
+        except publication.NotPublished as e:  # on record too
+            row = self._audit_row("", "duckdb")
+            row.status, row.reason = "failed", str(e)
+            audit.record(self.root, row)
+            raise
         self._con = duckdb.connect(
             config={"threads": threads, "memory_limit": memory_limit, "access_mode": "automatic"}
         )
@@ -217,20 +224,25 @@ class SqlSession:
         return table, False
 
     def _open_snapshots(self) -> dict[str, _Snapshot | None]:
-        """The version of every readable table this session reads (None: none for the date)."""
-        runs = None
-        if self.as_of is not None and "lineage.runs" in self._tables:
-            runs = read_table(f"{self.root}/lineage/runs")
+        """The version of every readable table this session reads (None: none for the date):
+        the published state (jobs/publication.py), for ``as_of`` when given. Log tables
+        (audit, lineage runs) are read whole, or as they stood at the end of ``as_of``."""
+        pub = publication.current(Path(self.root), self.as_of)
         snapshots: dict[str, _Snapshot | None] = {}
         for table in sorted(t for t in self._tables if self.grant.may_read(t)):
             dtab = DeltaTable(f"{self.root}/{table.replace('.', '/')}")
-            if self.as_of is not None:
-                try:
-                    dtab.load_as_version(version_as_of(self.root, table, self.as_of, runs))
-                except LookupError as e:
-                    snapshots[table] = None
-                    self._missing[table] = str(e)
-                    continue
+            try:
+                if table not in publication.UNPINNED:
+                    version = pub.version(table)
+                    if version is None:
+                        raise LookupError(f"{table} is not published for {pub.business_date}")
+                    dtab.load_as_version(version)
+                elif self.as_of is not None:
+                    _load_end_of_day(dtab, table, self.as_of)
+            except LookupError as e:
+                snapshots[table] = None
+                self._missing[table] = str(e)
+                continue
             snapshots[table] = _Snapshot.of(dtab)
         return snapshots
 
@@ -288,6 +300,15 @@ class _Snapshot:
         if any("://" in f for f in files) or len(files) > 1000:
             files = ()  # object stores and tables of many small files (audit.queries): pyarrow
         return cls(dtab, schema, files)
+
+
+def _load_end_of_day(dtab: DeltaTable, table: str, as_of: dt.date) -> None:
+    """A log table as it stood at the end of a business date (UTC)."""
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
+    try:
+        dtab.load_as_version(end)
+    except Exception as e:  # delta-rs raises a generic error when nothing is that old
+        raise LookupError(f"{table} has no version on or before {as_of}") from e
 
 
 def _first_line(error: Exception) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from jobs.delta import lake_tables, read_table
 
 # tables about runs and queries, not about the data: they differ between any two runs
-RUN_TABLES = {"lineage.runs", "lineage.table_edges", "audit.queries"}
+RUN_TABLES = {"lineage.runs", "lineage.table_edges", "lineage.publications", "audit.queries"}
 VOLATILE = {
     "_ingested_at", "ingested_at", "evaluated_at", "detected_at", "first_seen_at", "run_id", "_run_id",
 }  # fmt: skip
