@@ -419,31 +419,21 @@ def _read_delivery(
         if name not in latest:
             why = f"replaced by the later delivery {printable(delivery)}"
             outcomes.append(FileOutcome(printable(name), "superseded", m, reason=why))
-    quarantined: list[dict] = []
-    failures: list[str] = []
-    seen_md5: dict[str, str] = {}
+    d = _Delivery(schema, business_date, stage_dir)
     for name, m in sorted(latest.items()):
         if name in files.blocked:
             e = files.blocked[name]
-            outcomes.append(
-                FileOutcome(
-                    printable(name), "rejected", m, reason_code=e.reason_code, reason=e.reason
-                )
-            )
+            why = {"reason_code": e.reason_code, "reason": e.reason}
+            outcomes.append(FileOutcome(printable(name), "rejected", m, **why))
             continue
-        file = _FileToStage(day, name, m, batch_id)
-        outcomes.append(
-            _check_and_stage(
-                file, schema, business_date, stage_dir, quarantined, seen_md5, failures
-            )
-        )
+        outcomes.append(_check_and_stage(_FileToStage(day, name, m, batch_id), d))
     result = IngestResult(
         schema.source_id,
         business_date,
         batch_id,
         sorted(outcomes, key=lambda o: o.file),
         _snapshot_complete(schema, business_date, latest, outcomes),
-        failures=failures,
+        failures=d.failures,
     )
     announced = next(iter(latest.values())).parts if latest else 0
     if delivery and len(latest) < announced:
@@ -453,7 +443,7 @@ def _read_delivery(
         result.problems.append(result.missing_parts)
     if result.snapshot_complete is False:
         result.problems.append("full snapshot incomplete: absent records are not deletions")
-    return result, quarantined
+    return result, d.quarantined
 
 
 def delivered_field_edges(schema: ExtractSchema) -> list[dict]:
@@ -505,57 +495,54 @@ class _FileToStage:
     batch_id: str
 
 
-def _check_and_stage(
-    file: _FileToStage,
-    schema: ExtractSchema,
-    business_date: dt.date,
-    stage_dir: Path,
-    quarantined: list[dict],
-    seen_md5: dict[str, str],
-    failures: list[str],
-) -> FileOutcome:
+@dataclass
+class _Delivery:
+    """What the files of one delivery are staged into, and what they add up to."""
+
+    schema: ExtractSchema
+    business_date: dt.date
+    stage_dir: Path
+    quarantined: list[dict] = field(default_factory=list)
+    seen_md5: dict[str, str] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+def _check_and_stage(file: _FileToStage, d: _Delivery) -> FileOutcome:
     """Read, check and stage one file. A rejection is an outcome; so is an unexpected error,
     which is also added to ``failures`` (the run then ends non-zero, the other files go on)."""
-    name, m = file.name, file.manifest
+    name, m = printable(file.name), file.manifest
     try:
-        return _read_and_stage(file, schema, business_date, stage_dir, quarantined, seen_md5)
+        return _read_and_stage(file, d)
     except FileRejected as e:
-        return FileOutcome(
-            printable(name), "rejected", m, reason_code=e.reason_code, reason=e.reason
-        )
+        return FileOutcome(name, "rejected", m, reason_code=e.reason_code, reason=e.reason)
     except Exception as e:  # noqa: BLE001 - one file's failure must not stop the others
-        log.exception("ingesting %s %s %s failed", schema.source_id, business_date, printable(name))
+        log.exception("ingesting %s %s %s failed", d.schema.source_id, d.business_date, name)
         why = f"unexpected error while reading the file: {type(e).__name__}: {e}"
-        failures.append(f"{business_date} bronze {schema.source_id} {printable(name)}: {why}")
-        return FileOutcome(printable(name), "rejected", m, reason_code="ingest_error", reason=why)
+        d.failures.append(f"{d.business_date} bronze {d.schema.source_id} {name}: {why}")
+        return FileOutcome(name, "rejected", m, reason_code="ingest_error", reason=why)
 
 
-def _read_and_stage(
-    file: _FileToStage,
-    schema: ExtractSchema,
-    business_date: dt.date,
-    stage_dir: Path,
-    quarantined: list[dict],
-    seen_md5: dict[str, str],
-) -> FileOutcome:
-    name, m = file.name, file.manifest
-    expected = f"{schema.source_id}_{business_date:%Y%m%d}_"
+def _read_and_stage(file: _FileToStage, d: _Delivery) -> FileOutcome:
+    name, m, schema = file.name, file.manifest, d.schema
+    expected = f"{schema.source_id}_{d.business_date:%Y%m%d}_"
     if not (name.startswith(expected) and name.endswith("." + schema.extension)):
         raise FileRejected("bad_file_name", f"expected {expected}<NN>.{schema.extension}")
     data = file.day.read(name, max_bytes=ingest_limits().max_file_bytes)
     actual = hashlib.md5(data).hexdigest()
     if actual != m.md5:
         raise FileRejected("md5_mismatch", f"manifest md5 {m.md5}, file md5 {actual}")
-    if actual in seen_md5:
-        raise FileRejected("duplicate_file", f"same bytes as {seen_md5[actual]} of this delivery")
-    seen_md5[actual] = name
+    if actual in d.seen_md5:
+        raise FileRejected("duplicate_file", f"same bytes as {d.seen_md5[actual]} of this delivery")
+    d.seen_md5[actual] = name
     if len(data) < 4096 and not data.strip():
         if m.rows == 0:  # nothing happened that day: a valid, empty delivery
             return FileOutcome(name, "accepted", m, notes=["empty file, 0 records declared"])
         raise FileRejected(
             "empty_file", f"the file is empty but the manifest declares {m.rows} records"
         )
-    return _stage_file(data, name, schema, m, stage_dir, quarantined, file.batch_id, business_date)
+    return _stage_file(
+        data, name, schema, m, d.stage_dir, d.quarantined, file.batch_id, d.business_date
+    )
 
 
 def _snapshot_complete(

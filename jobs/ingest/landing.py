@@ -236,28 +236,14 @@ class LandingZone:
                 if item.kind != "directory":
                     scan.entries.append(_stray(item, path, None))
                 elif item.name.startswith(("_", ".")):
-                    scan.entries.append(
-                        Entry(
-                            f"{path}/",
-                            "directory",
-                            None,
-                            None,
-                            "reserved_name",
-                            "folders starting with _ or . are not sources: not read",
-                        )
-                    )
+                    why = "folders starting with _ or . are not sources: not read"
+                    scan.entries.append(_folder(path, None, "reserved_name", why))
                 elif item.name not in sources:
-                    scan.entries.append(
-                        Entry(
-                            f"{path}/",
-                            "directory",
-                            None,
-                            None,
-                            "unknown_source",
-                            f"no source {path!r} is onboarded (schemas/extracts/, conf/catalog/):"
-                            " not read",
-                        )
+                    why = (
+                        f"no source {path!r} is onboarded (schemas/extracts/, conf/catalog/): "
+                        "not read"
                     )
+                    scan.entries.append(_folder(path, None, "unknown_source", why))
                 else:
                     self._scan_source(root, item.name, scan)
         return scan
@@ -278,18 +264,14 @@ class LandingZone:
                 continue
             date = business_date_of(item.name)
             if date is None:
-                scan.entries.append(
-                    Entry(
-                        f"{path}/",
-                        "directory",
-                        source_id,
-                        None,
-                        "bad_date_folder",
-                        "the folder's name is not a business date (YYYY-MM-DD): not read",
-                    )
-                )
+                why = "the folder's name is not a business date (YYYY-MM-DD): not read"
+                scan.entries.append(_folder(path, source_id, "bad_date_folder", why))
             else:
                 scan.folders.setdefault(date, []).append(source_id)
+
+
+def _folder(path: str, source_id: str | None, code: str, reason: str) -> Entry:
+    return Entry(f"{path}/", "directory", source_id, None, code, reason)
 
 
 def _stray(item: Listed, path: str, source_id: str | None) -> Entry:
