@@ -74,6 +74,10 @@ def _too_long(n: int, raw: str, limits: IngestLimits) -> Record:
 def value_problem(values, names, limits: IngestLimits) -> tuple[str, str] | None:
     """A reason to quarantine a record for one of its text values: control characters (a NUL
     among them) or a field over the length bound. ``names`` label the values."""
+    texts = [v for v in values if isinstance(v, str)]
+    joined = "\n".join(texts)  # one search for the whole record: LF is allowed text
+    if not _CONTROL.search(joined) and len(joined) <= limits.max_field_chars:
+        return None
     for name, v in zip(names, values, strict=False):
         if not isinstance(v, str):
             continue
@@ -225,8 +229,9 @@ def _too_deep(text: str, limit: int) -> bool:
     return False
 
 
-def _json_record(n: int, obj, raw: str, limits: IngestLimits) -> Record:
-    """A decoded JSON record, or the reason it is quarantined."""
+def _json_record(n: int, obj, raw: str, limits: IngestLimits, *, checked: bool = False) -> Record:
+    """A decoded JSON record, or the reason it is quarantined. ``checked``: the raw text has
+    no escaped control character (JSON cannot hold a raw one), so only lengths need a look."""
     if not isinstance(obj, dict):
         return Record(n, None, raw, "malformed_record", "a record must be a JSON object")
     if isinstance(obj, _RepeatedKeys):
@@ -239,9 +244,10 @@ def _json_record(n: int, obj, raw: str, limits: IngestLimits) -> Record:
             n, None, raw, "too_many_columns",
             f"the record has {len(obj):,} keys, over the bound of {limits.max_columns:,}",
         )  # fmt: skip
-    problem = value_problem(list(obj.values()), list(obj), limits)
-    if problem:
-        return Record(n, None, escape_controls(raw), *problem)
+    if not checked or len(raw) > limits.max_field_chars:
+        problem = value_problem([*obj.values(), *obj], [*obj, *(f"key {k!r}" for k in obj)], limits)
+        if problem:
+            return Record(n, None, escape_controls(raw), *problem)
     return Record(n, obj, raw)
 
 
@@ -255,39 +261,42 @@ def read_jsonl(data: bytes, schema: ExtractSchema, limits: IngestLimits) -> Pars
     return ParsedFile([], _jsonl_records(data, limits))
 
 
+_ESCAPED_CONTROL = re.compile(r"\\(?:u00[01][0-9a-fA-F]|u007[fF]|[bf])")
+
+
 def _jsonl_records(data: bytes, limits: IngestLimits) -> Iterator[Record]:
     n = 0
     for line in data.splitlines():  # bytes split at \n, \r\n and \r only
         if not line.strip():
             continue
         n += 1
-        text = line.decode("utf-8", "backslashreplace")
-        if len(line) > limits.max_record_chars:
-            yield _too_long(n, text, limits)
-            continue
         try:
-            line.decode("utf-8")
+            text = line.decode("utf-8")
         except UnicodeDecodeError as e:
+            shown = escape_controls(line.decode("utf-8", "backslashreplace"))
             yield Record(
-                n, None, escape_controls(text), "encoding_error",
-                f"bytes not valid UTF-8 at offset {e.start}",
-            )  # fmt: skip
-            continue
-        if _too_deep(text, limits.max_json_depth):
-            yield Record(
-                n, None, text, "nesting_too_deep",
-                f"arrays and objects nest deeper than {limits.max_json_depth}",
-            )  # fmt: skip
-            continue
-        try:
-            obj = json.loads(text, object_pairs_hook=_object)
-        except (json.JSONDecodeError, RecursionError) as e:
-            why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else e
-            yield Record(
-                n, None, escape_controls(text), "malformed_record", f"not valid JSON: {why}"
+                n, None, shown, "encoding_error", f"bytes not valid UTF-8 at offset {e.start}"
             )
             continue
-        yield _json_record(n, obj, text, limits)
+        yield _jsonl_record(n, text, limits)
+
+
+def _jsonl_record(n: int, text: str, limits: IngestLimits) -> Record:
+    if len(text) > limits.max_record_chars:
+        return _too_long(n, text, limits)
+    if _too_deep(text, limits.max_json_depth):
+        why = f"arrays and objects nest deeper than {limits.max_json_depth}"
+        return Record(n, None, text, "nesting_too_deep", why)
+    try:
+        obj = json.loads(text)
+        # a key given twice: json keeps the last in silence, so where the text has more
+        # "key": pairs than the object has keys (or nested objects), look again, counting
+        if isinstance(obj, dict) and text.count('":') > len(obj):
+            obj = json.loads(text, object_pairs_hook=_object)
+    except (json.JSONDecodeError, RecursionError) as e:
+        why = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else e
+        return Record(n, None, escape_controls(text), "malformed_record", f"not valid JSON: {why}")
+    return _json_record(n, obj, text, limits, checked=not _ESCAPED_CONTROL.search(text))
 
 
 def read_json_document(data: bytes, schema: ExtractSchema, limits: IngestLimits) -> ParsedFile:
@@ -368,6 +377,7 @@ class _SheetCells:
                     if (r, c) != (top, left):
                         self.fill[(r, c)] = (top, left)
         self.top_values = {pos: None for pos in self.fill.values()}
+        self.special = bool(facts.formulas or facts.errors or self.fill)
         self.parsers = {h: c.parser for c in schema.columns for h in (c.header, *c.aliases)}
         self.formats: list[str] = []
 
@@ -389,6 +399,15 @@ class _SheetCells:
         kinds: list = []
         r = self.r0 + i
         values, shown, problem = [], [], None
+        if not self.special:  # no formula, error or merged cell in the sheet: the fast path
+            for j, v in enumerate(cells):
+                if v.__class__ is str:
+                    values.append(v or None)
+                    continue
+                text, why = self.cell((r, self.c0 + j), v, j, kinds)
+                values.append(text)
+                problem = problem or why
+            return values, values, problem or self._noted(kinds, notes, n)
         for j, v in enumerate(cells):
             pos = (r, self.c0 + j)
             if pos in self.top_values:

@@ -26,7 +26,9 @@ from jobs.ingest.records import FileRejected
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_MARKERS = re.compile(rb"<(?:\w+:)?f[\s>/]|\st=\"e\"")
+# a formula element (<f>, <f t="shared" .../>, <x:f>) or an error cell (t="e"); a false alarm
+# (<filterColumn>) only costs a streaming parse of the sheet
+_MARKERS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b't="e"')
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 _CHUNK = 1 << 20
 
@@ -85,7 +87,9 @@ def _inflate(
         with zf.open(info) as f:
             while chunk := f.read(_CHUNK):
                 size += len(chunk)
-                found = found or (search and bool(_MARKERS.search(tail + chunk)))
+                if search and not found:
+                    window = tail + chunk
+                    found = any(m in window for m in _MARKERS)
                 tail = chunk[-16:]
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         raise FileRejected(

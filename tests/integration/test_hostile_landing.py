@@ -532,3 +532,15 @@ def test_a_name_swapped_for_a_link_after_listing_is_still_not_followed(tmp_path)
         with root.folder("swj_swdj"):
             pass
     assert e.value.reason_code == "symbolic_link"
+
+
+def test_a_json_key_given_twice_is_quarantined_not_silently_collapsed(lake, landing):
+    hydj = the_file(landing, "mzj_hydj")
+    lines = hydj.read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2].replace(b'{"djlx": "IA"', b'{"djlx": "IB", "djlx": "IA"', 1)
+    assert lines[2].count(b'"djlx"') == 2
+    redeliver(hydj, b"".join(lines))
+    ingest_source(lake, landing, "mzj_hydj", D)
+    q = slice_rows(lake, "quarantine.rows", "mzj_hydj")
+    assert [(r["_row_number"], r["reason_code"]) for r in q] == [(3, "duplicate_key")]
+    assert "djlx" in q[0]["reason"] and consistent(lake, "mzj_hydj")
