@@ -26,15 +26,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from jobs.ingest.readers import escape_controls
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def inert(text: str) -> str:
     """Text a spreadsheet will show as text: control characters escaped, and an apostrophe
     before a leading formula trigger (not before a plain number)."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = escape_controls(text)
     if text.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.match(text):
         return "'" + text
     return text

@@ -21,8 +21,3 @@ def before_write() -> None:
     _writes += 1
     if _kill_at and _writes == _kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def writes() -> int:
-    """Writes this process made so far."""
-    return _writes

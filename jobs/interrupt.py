@@ -46,11 +46,6 @@ def safe_points() -> Iterator[None]:
         _requested = None
 
 
-def requested() -> str | None:
-    """The signal asking to stop (SIGINT, SIGTERM), if any."""
-    return _requested
-
-
 def check(where: str) -> None:
     """Stop here if asked to (raises Interrupted naming the signal and the point)."""
     if _requested is not None:

@@ -125,9 +125,3 @@ def _abandoned(folder: Path) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def size(lake_root: Path) -> int:
-    """Bytes under ``_staging`` (for tests and ``govlake doctor``)."""
-    area = Path(lake_root) / STAGING
-    return sum(p.stat().st_size for p in area.rglob("*") if p.is_file()) if area.exists() else 0

@@ -99,12 +99,6 @@ def parse_manifest(data: bytes, ok_name: str, data_name: str) -> Manifest:
     )  # fmt: skip
 
 
-def load_manifest(ok_path: Path, data_name: str) -> Manifest:
-    """Parse and validate a ``.ok`` manifest at a path (tests and tools; ingestion reads through
-    :class:`jobs.ingest.landing.Folder`)."""
-    return parse_manifest(ok_path.read_bytes(), ok_path.name, data_name)
-
-
 def business_dates(landing: Path) -> list[dt.date]:
     """Every business date with a well-formed folder of an onboarded source, in order."""
     from jobs.config import extract_schemas

@@ -8,8 +8,13 @@ import pytest
 
 from jobs.config import extract_schema
 from jobs.ingest.bronze import plan_header
-from jobs.ingest.manifest import load_manifest
+from jobs.ingest.manifest import parse_manifest
 from jobs.ingest.readers import FileRejected
+
+
+def load_manifest(path, data_name):
+    return parse_manifest(path.read_bytes(), path.name, data_name)
+
 
 HJRK = extract_schema("gaj_hjrk")
 HEADERS = [c.header for c in HJRK.columns]
