@@ -33,18 +33,60 @@ def _published(lake_dir: Path, spark, as_of: dt.date | None):
         raise click.ClickException(str(e)) from None
 
 
-def _in_clear(role: str | None, unmasked: bool) -> bool:
-    """Whether identifiers and names (L3) are shown in clear to ``role`` (conf/access.yaml)."""
-    if role is None:
-        if unmasked:
-            click.secho("--unmasked is deprecated: give your --role", fg="yellow", err=True)
-        return unmasked
-    from jobs.sql.policy import AccessDenied, grant
+def _reader(lake_dir: Path, role: str, division: str | None, user: str | None, as_of, client: str):
+    """A reader's SQL session: the one policy masks, filters and audits what the command shows."""
+    from jobs.config import ConfigError
+    from jobs.publication import NotPublished
+    from jobs.sql.session import AccessDenied, SqlSession
 
+    if not lake_dir.is_dir():
+        raise click.ClickException(f"lake {lake_dir} does not exist (try `make demo`)")
     try:
-        return grant(role).in_clear("L3")
-    except AccessDenied as e:
+        return SqlSession(
+            lake_dir, role=role, division=division, user=user, as_of=as_of, client=client
+        )
+    except (AccessDenied, NotPublished, ConfigError) as e:
         raise click.ClickException(str(e)) from None
+
+
+def _lookup(session, kind: str, table: str, column: str, key: str) -> dict:
+    """The one row of ``table`` whose ``column`` is ``key``, as the reader sees it (audited)."""
+    from jobs.sql.guard import Denied
+    from jobs.sql.policy import column_rules, is_pseudonym
+    from jobs.sql.session import QueryFailed
+    from jobs.sql.views import quote
+
+    key = key.strip().upper()
+    rule = column_rules(table).get(column)
+    if rule is not None and not session.grant.in_clear(rule.level) and not is_pseudonym(key):
+        raise click.ClickException(
+            f"role {session.role} sees {column} as a pseudonym (P…, as its SQL shows it): "
+            f"look the {kind} up by that; {column} in clear needs clearance {rule.level}"
+        )
+    try:
+        result = session.query(
+            f"SELECT * FROM {table} WHERE {quote(column)} = $1", params=[key], entities=[key]
+        )
+    except (Denied, QueryFailed) as e:
+        raise click.ClickException(str(e)) from None
+    if result.table.num_rows == 0:
+        where = f" in division {session.division}" if session.division else ""
+        when = f" as of {session.as_of}" if session.as_of else ""
+        raise click.ClickException(f"no {kind} {key} in {table}{where}{when}")
+    return result.table.to_pylist()[0]
+
+
+_WHO = [
+    click.option("--role", required=True, help="Your role (conf/access.yaml): what you may see."),
+    click.option("--division", help="Your district's division code (district roles)."),
+    click.option("--user", help="Who is asking (recorded in audit.queries; default: OS user)."),
+]
+
+
+def _who(f):
+    for option in reversed(_WHO):
+        f = option(f)
+    return f
 
 
 @click.group()
@@ -328,18 +370,43 @@ def maintain(lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
     "--out", "out_dir", default="var/report", show_default=True, type=click.Path(path_type=Path)
 )
 @click.option(
+    "--role",
+    default="city_analyst",
+    show_default=True,
+    help="The role the report is written for (conf/access.yaml): values masked as it sees them.",
+)
+@click.option("--user", help="Who writes the report (recorded in audit.queries; default: OS user).")
+@click.option(
     "--unmasked-lists",
     is_flag=True,
-    help="Rectification lists with identifiers in clear (for the official channel).",
+    help="Rectification lists with identifiers in clear (for the official channel; "
+    "needs a role cleared for identifiers).",
 )
-def report(lake_dir: Path, out_dir: Path, unmasked_lists: bool) -> None:
+def report(
+    lake_dir: Path, out_dir: Path, role: str, user: str | None, unmasked_lists: bool
+) -> None:
     """Write the quality report (index.html), rectification lists and Data Docs to --out."""
+    import getpass
+
     from jobs.engine import get_spark
     from jobs.quality.report import build_report
+    from jobs.sql.policy import AccessDenied, grant
 
     try:
+        reader = grant(role)
+    except AccessDenied as e:
+        raise click.ClickException(str(e)) from None
+    if unmasked_lists and not reader.in_clear("L3"):
+        raise click.ClickException(
+            f"--unmasked-lists shows identifiers (L3); role {role} is cleared to {reader.clearance}"
+        )
+    try:
         files = build_report(
-            _published(lake_dir, get_spark(), None), out_dir, unmasked=unmasked_lists
+            _published(lake_dir, get_spark(), None),
+            out_dir,
+            reader=reader,
+            user=user or getpass.getuser(),
+            unmasked_lists=unmasked_lists,
         )
     except LookupError as e:
         raise click.ClickException(str(e)) from None
@@ -370,37 +437,29 @@ def suites(write: bool) -> None:
     "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
 )
 @click.option("--as-of", callback=_date, help="The state on this business date (default: latest).")
-@click.option("--role", help="Your role (conf/access.yaml): identifiers in clear from L3.")
-@click.option("--unmasked", is_flag=True, help="Deprecated: use --role.")
-def show(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> None:
-    """Print one base-library record, masked by default, optionally as of a past date."""
-    from pyspark.sql import functions as F
+@_who
+def show(kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> None:
+    """Print one base-library record as your role may see it, optionally as of a past date.
 
-    from jobs.engine import get_spark
-    from jobs.masking import MASKS
-
+    A role not cleared for identifiers looks persons up by their pseudonym (as its SQL shows
+    them). Every lookup is recorded in audit.queries."""
     table, column = {
         "person": ("silver.person", "person_id"),
         "legal-person": ("silver.legal_person", "uscc"),
         "licence": ("silver.licence", "licence_uid"),
     }[kind]
-    unmasked = _in_clear(role, unmasked)
-    lake = _published(lake_dir, get_spark(), as_of)
-    try:
-        df = lake.read(table)
-    except FileNotFoundError as e:
-        raise click.ClickException(str(e)) from None
-    held = lake.pinned.business_date
-    rows = df.filter(F.col(column) == key.strip().upper()).collect()
-    if not rows:
-        raise click.ClickException(
-            f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else "")
-        )
+    with _reader(lake_dir, role, division, user, as_of, "show") as session:
+        row = _lookup(session, kind, table, column, key)
+        held = publication_date(session)
     click.echo(f"{table}" + (f" as of {as_of}" if as_of else "") + f" (published for {held})")
-    for name, value in rows[0].asDict().items():
-        if not unmasked and name in MASKS:
-            value = MASKS[name](value)
+    for name, value in row.items():
         click.echo(f"  {name:<24} {'' if value is None else value}")
+
+
+def publication_date(session) -> str:
+    from jobs import publication
+
+    return str(publication.current(Path(session.root), session.as_of).business_date)
 
 
 @main.command()
@@ -410,21 +469,17 @@ def show(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> No
     "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
 )
 @click.option("--as-of", callback=_date, help="The file as it stood on this business date.")
-@click.option("--role", help="Your role (conf/access.yaml): identifiers in clear from L3.")
-@click.option("--unmasked", is_flag=True, help="Deprecated: use --role.")
-def profile(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) -> None:
-    """Print a person's (一人一档) or an enterprise's (一企一档) whole file, masked by default."""
-    from jobs.base.history import NoHistory
-    from jobs.engine import get_spark
-    from jobs.gold.show import render_profile
+@_who
+def profile(kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> None:
+    """Print a person's (一人一档) or an enterprise's (一企一档) whole file as your role may
+    see it. Every lookup is recorded in audit.queries."""
+    from jobs.gold.show import TABLES, render_profile
 
-    unmasked = _in_clear(role, unmasked)
-    lake = _published(lake_dir, get_spark(), as_of)
-    try:
-        text = render_profile(lake, kind, key, as_of, masked=not unmasked)
-    except (NoHistory, LookupError) as e:
-        raise click.ClickException(str(e)) from None
-    click.echo(text)
+    table, column = TABLES[kind]
+    with _reader(lake_dir, role, division, user, as_of, "profile") as session:
+        row = _lookup(session, kind, table, column, key)
+        held = publication_date(session)
+    click.echo(render_profile(row, kind, as_of=as_of, held=held))
 
 
 @main.command()
@@ -435,20 +490,37 @@ def profile(kind: str, key: str, lake_dir: Path, as_of, role, unmasked: bool) ->
     "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
 )
 @click.option("--as-of", callback=_date, help="The value as it stood on this business date.")
-@click.option("--role", help="Your role (conf/access.yaml): values in clear from L3.")
-def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role) -> None:
+@_who
+def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, division, user) -> None:
     """Where the value of ATTRIBUTE of one entity came from: source, file, row, date, batch,
-    and what the other sources delivered (masked unless your role has clearance)."""
-    from jobs.provenance.trace import TraceError, render, trace_masks
+    and what the other sources delivered, as your role may see them (audited)."""
+    from jobs.provenance.trace import KINDS, TraceError, render, trace_masks
     from jobs.provenance.trace import trace as run_trace
+    from jobs.sql import audit
+    from jobs.sql.guard import Denied
 
-    try:
-        result = run_trace(lake_dir.resolve(), kind, key, attribute, as_of)
-    except (TraceError, LookupError) as e:
-        raise click.ClickException(str(e)) from None
-    key_mask = value_mask = None
-    if not _in_clear(role, False):
-        key_mask, value_mask = trace_masks(result)
+    table, column = KINDS[kind][0], KINDS[kind][1]
+    given = key.strip().upper()
+    with _reader(lake_dir, role, division, user, as_of, "trace") as session:
+        try:
+            stored = session.resolve_key(table, column, given)
+        except Denied as e:
+            raise click.ClickException(str(e)) from None
+        record = dict(
+            user=session.user, role=role, division=division, client="trace", as_of=as_of,
+            what=f"trace {kind} {given} {attribute}", tables=[table], entities=[given],
+        )  # fmt: skip
+        if stored is None:
+            audit.record_access(session.root, **record, status="failed", reason="not found", rows=0)
+            where = f" in division {division}" if division else ""
+            raise click.ClickException(f"no {kind} {given} in {table}{where}")
+        try:
+            result = run_trace(lake_dir.resolve(), kind, stored, attribute, as_of)
+        except (TraceError, LookupError) as e:
+            audit.record_access(session.root, **record, status="failed", reason=str(e), rows=0)
+            raise click.ClickException(str(e)) from None
+        audit.record_access(session.root, **record, rows=len(result.records))
+        key_mask, value_mask = trace_masks(result, session.grant)
     click.echo(render(result, value_mask, key_mask), nl=False)
 
 
@@ -504,20 +576,47 @@ def lineage(node: str, lake_dir: Path, direction: str, fmt: str) -> None:
     default="table",
     show_default=True,
 )
-@click.option("--max-rows", default=1000, show_default=True, help="Rows shown at most.")
-@click.option("--timeout", default=120.0, show_default=True, help="Seconds before a query stops.")
+@click.option(
+    "--max-rows",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows shown at most (no more than your role's maximum, conf/access.yaml).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds before a query stops (default and ceiling: your role's maximum).",
+)
 def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt, max_rows, timeout):
     """Query curated tables read-only, masked by your role; every query is audited.
 
     Without -e or -f, opens a prompt: end a query with `;`, `\\d` lists your tables,
     `\\d layer.table` its columns, `\\q` quits.
     """
+    from jobs.config import ConfigError
     from jobs.publication import NotPublished
+    from jobs.sql.policy import role_limits
     from jobs.sql.repl import interactive, run_one
     from jobs.sql.session import AccessDenied, SqlSession
 
     if not lake_dir.is_dir():
         raise click.ClickException(f"lake {lake_dir} does not exist (try `make demo`)")
+    try:
+        ceiling = role_limits(role)
+    except AccessDenied as e:
+        ceiling = None
+        _ = e  # SqlSession refuses the role below, on record
+    if ceiling and max_rows > ceiling.max_rows:
+        raise click.BadParameter(
+            f"{max_rows} is above your role's maximum of {ceiling.max_rows} rows",
+            param_hint="--max-rows",
+        )
+    if ceiling and timeout is not None and timeout > ceiling.timeout_s:
+        raise click.BadParameter(
+            f"{timeout:g} s is above your role's maximum of {ceiling.timeout_s:g} s",
+            param_hint="--timeout",
+        )
     try:
         session = SqlSession(
             lake_dir,
@@ -529,13 +628,19 @@ def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt,
             timeout_s=timeout,
             client="cli" if (sql_text or sql_file) else "interactive",
         )
-    except (AccessDenied, NotPublished) as e:
+    except (AccessDenied, NotPublished, ConfigError) as e:
         raise click.ClickException(str(e)) from None
     with session:
         if sql_text or sql_file:
             text = sql_text if sql_text else sql_file.read_text(encoding="utf-8")
             sys.exit(run_one(session, text, dialect, fmt))
         interactive(session, dialect, fmt)
+
+
+from jobs.serve.cli import serve, users  # noqa: E402
+
+main.add_command(users)
+main.add_command(serve)
 
 
 if __name__ == "__main__":

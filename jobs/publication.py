@@ -31,7 +31,9 @@ from deltalake import DeltaTable, write_deltalake
 from jobs import delta, faults
 
 TABLE = "lineage.publications"
-UNPINNED = frozenset({"lineage.runs", "lineage.table_edges", TABLE, "audit.queries"})
+UNPINNED = frozenset(
+    {"lineage.runs", "lineage.table_edges", TABLE, "audit.queries", "audit.logins"}
+)
 SCHEMA = pa.schema(
     [
         ("business_date", pa.date32()),

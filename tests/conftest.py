@@ -4,14 +4,31 @@ generated city ingested once, which the integration tests read."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from jobs.generate.main import GenerateOptions, generate
+
+
+def pytest_configure(config):
+    """The suite's own pseudonym key and spill folder (subprocesses inherit them), so tests
+    never touch ~/.config/govlake or the system temp folder's shared spill."""
+    if "GOVLAKE_PSEUDONYM_KEY_FILE" not in os.environ and "GOVLAKE_PSEUDONYM_KEY" not in os.environ:
+        folder = Path(tempfile.mkdtemp(prefix="govlake-test-key-"))
+        key = folder / "pseudonym.key"
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, secrets.token_hex(32).encode())
+        os.close(fd)
+        os.environ["GOVLAKE_PSEUDONYM_KEY_FILE"] = str(key)
+    if "GOVLAKE_SQL_SPILL" not in os.environ:
+        os.environ["GOVLAKE_SQL_SPILL"] = tempfile.mkdtemp(prefix="govlake-test-spill-")
 
 
 @pytest.fixture(scope="session")

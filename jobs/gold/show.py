@@ -1,14 +1,13 @@
-"""A profile as readable text (``govlake profile``), masked unless the caller may see it all."""
+"""A profile as readable text (``govlake profile``), from a row its reader may see.
+
+The row is read through the reader's SQL session (jobs/sql/session.py), so it is already
+masked, filtered to a district reader's division and audited by the one policy; this module
+only lays it out.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-
-from pyspark.sql import functions as F
-
-from jobs.base.history import read_as_of
-from jobs.lake import Lake
-from jobs.masking import mask_id, mask_name, mask_text
 
 TABLES = {
     "person": ("gold.person_profile", "person_id"),
@@ -16,53 +15,42 @@ TABLES = {
 }
 
 
-def _m(masked: bool):
-    ident = (lambda v: v) if not masked else (lambda v: mask_id(v) if v else v)
-    name = (lambda v: v) if not masked else (lambda v: mask_name(v) if v else v)
-    text = (lambda v: v) if not masked else (lambda v: mask_text(v) if v else v)
-    return ident, name, text
-
-
 def _v(value) -> str:
     return "" if value is None else str(value)
 
 
-def render_profile(lake: Lake, kind: str, key: str, as_of: dt.date | None, *, masked: bool) -> str:
-    table, column = TABLES[kind]
-    rows = read_as_of(lake, table, as_of).filter(F.col(column) == key.strip().upper()).collect()
-    if not rows:
-        raise LookupError(f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else ""))
-    r = rows[0].asDict(recursive=True)
-    ident, name, text = _m(masked)
-    out = [f"{table}" + (f" as of {as_of}" if as_of else "") + (" (masked)" if masked else "")]
+def render_profile(r: dict, kind: str, *, as_of: dt.date | None, held: str) -> str:
+    """The profile ``r`` (a row of gold.person_profile or gold.enterprise_profile) as text."""
+    table, _ = TABLES[kind]
+    out = [f"{table}" + (f" as of {as_of}" if as_of else "") + f" (published for {held})"]
     if kind == "person":
         i = r["identity"]
         out += [
-            f"一人一档 {ident(r['person_id'])}",
-            f"  identity    {name(i['name'])}, sex {_v(i['sex'])}, born {_v(i['birth_date'])}, "
+            f"一人一档 {_v(r['person_id'])}",
+            f"  identity    {_v(i['name'])}, sex {_v(i['sex'])}, born {_v(i['birth_date'])}, "
             f"ethnicity {_v(i['ethnicity'])}, region {_v(i['region_code'])}",
-            f"              address {text(i['address'])}; resident {i['is_resident']}; "
+            f"              address {_v(i['address'])}; resident {i['is_resident']}; "
             f"deceased {i['is_deceased']}" + (f" on {i['death_date']}" if i["death_date"] else ""),
         ]
         h = r["household"]
-        out.append(f"  household   {text(h['household_no'])} ({len(h['members'])} members)")
+        out.append(f"  household   {_v(h['household_no'])} ({len(h['members'])} members)")
         for m in h["members"]:
             out.append(
-                f"              - {ident(m['person_id'])} {name(m['name'])} relation {_v(m['relation'])}"
+                f"              - {_v(m['person_id'])} {_v(m['name'])} relation {_v(m['relation'])}"
             )
         mar = r["marriage"]
         out.append(
-            f"  marriage    status {_v(mar['marital_status'])}; spouse {ident(mar['spouse_id']) or '-'}"
+            f"  marriage    status {_v(mar['marital_status'])}; spouse {_v(mar['spouse_id']) or '-'}"
             + (f" (from {mar['spouse_source']})" if mar["spouse_source"] else "")
         )
         for e in mar["history"]:
             out.append(
-                f"              - {_v(e['date'])} {_v(e['event'])} with {ident(e['spouse_id']) or '?'} ({_v(e['certificate_no'])})"
+                f"              - {_v(e['date'])} {_v(e['event'])} with {_v(e['spouse_id']) or '?'} ({_v(e['certificate_no'])})"
             )
         out.append(f"  children    {len(r['children'])}")
         for c in r["children"]:
             out.append(
-                f"              - {ident(c['person_id'])} {name(c['name'])} born {_v(c['birth_date'])} (from {', '.join(c['via'])})"
+                f"              - {_v(c['person_id'])} {_v(c['name'])} born {_v(c['birth_date'])} (from {', '.join(c['via'])})"
             )
         out.append(f"  insurance   {len(r['insurance'])}")
         for e in r["insurance"]:
@@ -87,7 +75,7 @@ def render_profile(lake: Lake, kind: str, key: str, as_of: dt.date | None, *, ma
             f"  registration {_v(g['name'])} ({_v(g['org_kind'])}), founded {_v(g['founded_on'])}, "
             f"status {_v(g['reg_status'])}, region {_v(g['region_code'])}, reg. no {_v(g['reg_no'])}",
             f"  tax status   {_v(r['tax_status'])}",
-            f"  legal rep.   {name(rep['name'])} {ident(rep['person_id']) or ident(rep['id_delivered']) or ''}",
+            f"  legal rep.   {_v(rep['name'])} {_v(rep['person_id']) or _v(rep['id_delivered']) or ''}",
             f"  insured employees {r['insured_employees']}",
             f"  licences     {len(r['licences'])}",
         ]

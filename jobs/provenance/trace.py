@@ -17,8 +17,7 @@ from jobs import publication
 from jobs.catalog.build import authorities, items_collected, sources_of
 from jobs.config import catalog, conf_file
 from jobs.delta import query, read_table
-from jobs.masking import MASKERS
-from jobs.sql.policy import column_rules
+from jobs.sql.policy import Grant, mask_value
 from jobs.sql.views import literal
 
 KINDS = {
@@ -183,16 +182,18 @@ def _licence_records(
     ]  # fmt: skip
 
 
-def trace_masks(t: Trace):
-    """(key mask, value mask) for a reader below L3, as conf/access.yaml masks the columns."""
-    rules = column_rules(t.table)
+def trace_masks(t: Trace, reader: Grant):
+    """(key mask, value mask): the entity's key and the attribute's values (the library's and
+    every delivered one) as ``reader`` may see them, by the one policy (jobs/sql/policy.py)."""
 
     def masker(column: str):
-        rule = rules.get(column)
-        if rule is None or rule.level in ("L1", "L2"):
-            return None
-        fn = MASKERS.get(rule.mask)
-        return (lambda v: fn(str(v)) if v else v) if fn else (lambda v: "(hidden)")
+        def shown(value):
+            if value is None:
+                return value
+            masked = mask_value(t.table, column, value, reader)
+            return "(hidden)" if masked is None else masked
+
+        return shown
 
     return masker(KINDS[_kind_of(t.table)][1]), masker(t.attribute)
 

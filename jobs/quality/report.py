@@ -1,9 +1,11 @@
 """``govlake report``: the quality officer's report, one self-contained HTML file and the
 rectification lists (整改清单) of each department, as CSV and XLSX.
 
-The page needs no network: styles are inline and charts are inline SVG. Sensitive values in the
-examples are masked; rectification lists are masked unless ``unmasked`` (an officer with
-clearance producing the lists to send through the official channel).
+The page needs no network: styles are inline and charts are inline SVG. The report is written
+for one reader role (``reader``): values in the examples and the lists are shown as that role
+may see them, by the one masking policy (jobs/sql/policy.py). ``unmasked_lists`` writes the
+lists in clear (an officer with clearance producing them for the official channel). Writing a
+report is recorded in audit.queries, with the entities it names.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from jobs.config import catalog
 from jobs.export import save_csv, save_xlsx
 from jobs.lake import Lake
-from jobs.masking import mask_id, mask_name
 from jobs.quality.rules import quality_conf
 from jobs.quality.scores import DIMENSIONS
+from jobs.sql import audit
+from jobs.sql.policy import MASKS, Grant, apply_mask, attribute_rule, mask_value
 
 DIMENSION_LABELS = {
     "overall": "综合 overall",
@@ -50,27 +53,34 @@ LIST_COLUMNS = {
     "first_seen_on": "首次发现日期",
     "last_seen_on": "最近发现日期",
 }
-ID_ATTRIBUTES = {"id_number", "holder_code", "legal_rep_id"}
-NAME_ATTRIBUTES = {"name", "legal_rep_name", "holder_name"}
 
 
-def mask_value(attribute: str, value):
+def shown_value(attribute: str, value, reader: Grant) -> str:
+    """A finding's observed or expected value of ``attribute`` as ``reader`` may see it."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    value = str(value)
-    if attribute in ID_ATTRIBUTES:
-        return mask_id(value)
-    if attribute in NAME_ATTRIBUTES:
-        return mask_name(value)
-    if attribute == "birth_date":
-        return value[:4] + "-**" * (value.count("-"))
-    return value
+    rule = attribute_rule(attribute)
+    if rule is None or reader.in_clear(rule.level):
+        return str(value)
+    if MASKS.get(rule.mask) is not None and MASKS[rule.mask].takes == "date":
+        try:
+            value = dt.date.fromisoformat(str(value)[:10])
+        except ValueError:
+            return ""
+        return apply_mask(rule.mask, value).isoformat()
+    shown = apply_mask(rule.mask, str(value))
+    return "" if shown is None else str(shown)
 
 
-def mask_entity(kind: str, rule_id: str, value) -> str:
+def shown_entity(kind: str, rule_id: str, value, reader: Grant) -> str:
+    """The person or enterprise a finding is about, as ``reader`` may see it (a person's ID
+    number is the finding's ``entity_id``; a birth certificate's number is not an identifier
+    of a registered person)."""
     if value is None:
         return ""
-    return mask_id(str(value)) if kind == "person" and rule_id != "birth_not_registered" else value
+    if kind != "person" or rule_id == "birth_not_registered":
+        return str(value)
+    return str(mask_value("quality.findings", "entity_id", str(value), reader))
 
 
 @dataclass
@@ -127,7 +137,13 @@ def _trend_svg(points: list[tuple[str, float]], width=640, height=180) -> str:
 
 
 def build_report(
-    lake: Lake, out: Path, *, unmasked: bool = False, examples: int = 5
+    lake: Lake,
+    out: Path,
+    *,
+    reader: Grant,
+    user: str,
+    unmasked_lists: bool = False,
+    examples: int = 5,
 ) -> ReportFiles:
     out = Path(out)
     (out / "lists").mkdir(parents=True, exist_ok=True)
@@ -191,10 +207,10 @@ def build_report(
         ):
             ex.append(
                 {
-                    "entity": mask_entity(row["entity_kind"], rule_id, row["entity_id"]),
+                    "entity": shown_entity(row["entity_kind"], rule_id, row["entity_id"], reader),
                     "source": row["source_id"],
-                    "observed": mask_value(row["attribute"], row["observed"]),
-                    "expected": mask_value(row["attribute"], row["expected"]),
+                    "observed": shown_value(row["attribute"], row["observed"], reader),
+                    "expected": shown_value(row["attribute"], row["expected"], reader),
                 }
             )
         rule_rows.append(
@@ -223,7 +239,7 @@ def build_report(
                     "failed_items": int(g["failed"].sum()),
                 }
             )
-    lists = write_lists(findings, out / "lists", unmasked=unmasked)
+    lists = write_lists(findings, out / "lists", reader=None if unmasked_lists else reader)
     from jobs.quality.datadocs import build_data_docs
 
     build_data_docs(lake.root / "_gx", out / "data-docs")
@@ -256,7 +272,7 @@ def build_report(
         rule_rows=rule_rows,
         suites=suites,
         list_rows=list_rows,
-        lists_masked=not unmasked,
+        lists_masked=not unmasked_lists and reader.clearance != "L4",
         weights=conf["weights"],
         open_total=int((findings["status"] == "open").sum()) if len(findings) else 0,
         resolved_total=int((findings["status"] == "resolved").sum()) if len(findings) else 0,
@@ -264,6 +280,18 @@ def build_report(
     )
     index = out / "index.html"
     index.write_text(page, encoding="utf-8")
+    named = findings[findings["status"] == "open"] if len(findings) else findings
+    audit.record_access(
+        lake.root,
+        user=user,
+        role=reader.role,
+        division=reader.division,
+        client="report",
+        what=f"report --out {out}" + (" --unmasked-lists" if unmasked_lists else ""),
+        tables=["quality.scores", "quality.results", "quality.findings"],
+        entities=sorted({str(e) for e in named.get("entity_id", []) if e is not None}),
+        rows=len(named),
+    )
     return ReportFiles(index, {d: p for d, (_, p) in lists.items()})
 
 
@@ -285,8 +313,9 @@ def _collections(lake: Lake) -> list[dict] | None:
     ]
 
 
-def write_lists(findings: pd.DataFrame, folder: Path, *, unmasked: bool):
-    """One CSV and one XLSX of open findings per department: {department: (count, paths)}.
+def write_lists(findings: pd.DataFrame, folder: Path, *, reader: Grant | None):
+    """One CSV and one XLSX of open findings per department: {department: (count, paths)},
+    shown as ``reader`` may see them (None: in clear, for the official channel).
 
     Both are safe to open (jobs/export.py): formula triggers inert, XLSX cells typed."""
     out = {}
@@ -295,15 +324,14 @@ def write_lists(findings: pd.DataFrame, folder: Path, *, unmasked: bool):
     conf = quality_conf()["rules"]
     open_f = findings[findings["status"] == "open"].copy()
     open_f["description"] = open_f["rule_id"].map(lambda r: conf.get(r, {}).get("description", ""))
-    if not unmasked:
-        open_f["observed"] = [
-            mask_value(a, v) for a, v in zip(open_f["attribute"], open_f["observed"], strict=True)
-        ]
-        open_f["expected"] = [
-            mask_value(a, v) for a, v in zip(open_f["attribute"], open_f["expected"], strict=True)
-        ]
+    if reader is not None:
+        for column in ("observed", "expected"):
+            open_f[column] = [
+                shown_value(a, v, reader)
+                for a, v in zip(open_f["attribute"], open_f[column], strict=True)
+            ]
         open_f["entity_id"] = [
-            mask_entity(k, r, v)
+            shown_entity(k, r, v, reader)
             for k, r, v in zip(
                 open_f["entity_kind"], open_f["rule_id"], open_f["entity_id"], strict=True
             )

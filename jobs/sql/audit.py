@@ -38,6 +38,9 @@ SCHEMA = pa.schema(
         ("truncated", pa.bool_()),
         ("duration_ms", pa.float64()),
         ("code_version", pa.string()),
+        # the persons or enterprises a lookup named (show, profile, trace, the workbench),
+        # as the reader gave them; added after the first release: older rows hold NULL
+        ("entities", pa.list_(pa.string())),
     ]
 )
 
@@ -62,6 +65,7 @@ class AuditRow:
     truncated: bool = False
     duration_ms: float | None = None
     code_version: str = field(default_factory=code_version)
+    entities: list[str] | None = None
 
 
 def table_path(lake_root: str | Path) -> str:
@@ -71,7 +75,10 @@ def table_path(lake_root: str | Path) -> str:
 def record(lake_root: str | Path, row: AuditRow) -> None:
     """Append one row to audit.queries (creating the table on first use)."""
     write_deltalake(
-        table_path(lake_root), pa.Table.from_pylist([asdict(row)], schema=SCHEMA), mode="append"
+        table_path(lake_root),
+        pa.Table.from_pylist([asdict(row)], schema=SCHEMA),
+        mode="append",
+        schema_mode="merge",  # a lake audited before `entities` existed gains the column
     )
 
 
@@ -80,3 +87,43 @@ def ensure_table(lake_root: str | Path) -> None:
     path = table_path(lake_root)
     if not DeltaTable.is_deltatable(path):
         write_deltalake(path, SCHEMA.empty_table(), mode="append")
+
+
+def record_access(
+    lake_root: str | Path,
+    *,
+    user: str,
+    role: str,
+    division: str | None,
+    client: str,
+    what: str,
+    tables: list[str],
+    entities: list[str] | None = None,
+    rows: int | None = None,
+    status: str = "allowed",
+    reason: str | None = None,
+    as_of: dt.date | None = None,
+) -> None:
+    """One audit row for a read that is not an analyst's query: a profile shown, a value
+    traced, a report written. ``what`` says what was asked, as the reader asked it."""
+    import uuid
+
+    record(
+        lake_root,
+        AuditRow(
+            query_id=uuid.uuid4().hex,
+            user_name=user,
+            role=role,
+            division=division,
+            client=client,
+            submitted_at=dt.datetime.now(dt.UTC),
+            dialect="-",
+            as_of=as_of,
+            submitted_sql=what,
+            tables_read=list(tables),
+            status=status,
+            reason=reason,
+            rows_returned=rows,
+            entities=list(entities) if entities else None,
+        ),
+    )

@@ -87,9 +87,22 @@ _SYSTEM_FUNCTION = re.compile(
     r"|which_secret|checkpoint|force_checkpoint|query|query_table|json_execute_serialized_sql"
     r"|load_.*|install_.*|enable_.*|disable_.*|sql_auto_complete|test_.*|icu_.*|sqlite_.*"
     r"|postgres_.*|mysql_.*|excel_.*|st_read.*|get_current_.*|finalize|export_state"
-    r"|format_pg_type|repeat_row|error)$",
+    r"|format_pg_type|repeat_row|error|gl_.*)$",
     re.IGNORECASE,
 )
+
+# Functions whose result can be far larger than their input. DuckDB's memory limit does not
+# count the strings and lists they build, so their sizes must be small constants: a query cannot
+# make a gigabyte out of a literal (``repeat('x', 1e9)``). range/generate_series: span of values.
+_AMPLIFIERS = {
+    "repeat": 10_000,
+    "lpad": 10_000,
+    "rpad": 10_000,
+    "list_resize": 10_000,
+    "array_resize": 10_000,
+    "range": 100_000,
+    "generate_series": 100_000,
+}
 
 
 class Denied(PermissionError):
@@ -197,6 +210,50 @@ class SqlGuard:
                 known = True
             if _SYSTEM_FUNCTION.match(name) or not known:
                 raise Denied(f"function {name}() is not allowed")
+            if name in _AMPLIFIERS:
+                _check_amplifier(func, name)
+
+
+def _size_args(func: exp.Func, name: str) -> list[exp.Expression]:
+    if isinstance(func, exp.Anonymous):
+        args = list(func.expressions)
+    else:
+        args = [a for a in func.args.values() if isinstance(a, exp.Expression)]
+    return args if name in ("range", "generate_series") else args[1:2]
+
+
+def _literal_number(node: exp.Expression) -> float | None:
+    if isinstance(node, exp.Neg):
+        inner = _literal_number(node.this)
+        return -inner if inner is not None else None
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def _check_amplifier(func: exp.Func, name: str) -> None:
+    limit = _AMPLIFIERS[name]
+    outer = func.find_ancestor(exp.Func)
+    while outer is not None:
+        outer_name = _amplifier_name(outer)
+        if outer_name in _AMPLIFIERS:
+            raise Denied(f"{name}() may not be nested in {outer_name}()")
+        outer = outer.find_ancestor(exp.Func)
+    values = [_literal_number(a) for a in _size_args(func, name)]
+    if not values or any(v is None for v in values):
+        raise Denied(
+            f"{name}() takes its size as a number written in the query (at most {limit:,})"
+        )
+    span = (
+        abs(values[1] - values[0])
+        if name in ("range", "generate_series") and len(values) > 1
+        else max(abs(v) for v in values)
+    )
+    if span > limit:
+        raise Denied(f"{name}() may build at most {limit:,} characters or elements")
 
 
 def _parse_one(sql: str, dialect: str) -> exp.Expression:
@@ -263,3 +320,29 @@ def _columns_read(sql: str, schema: dict[str, dict[str, str]]) -> tuple[str, ...
         return tuple(sorted(out))
     except SqlglotError:
         return tuple(f"{t}.*" for t in sorted(schema))
+
+
+def check_sizes(sql: str, dialect: str = "duckdb") -> None:
+    """Refuse ``sql`` if it calls a function that builds large values (``repeat``, ``range``…)
+    with a size that is not a small literal. For statements that do not pass the guard (the
+    server's catalogue queries): a statement naming such a function must parse, and pass."""
+    lowered = sql.lower()
+    if not any(re.search(rf"\b{name}\s*\(", lowered) for name in _AMPLIFIERS):
+        return
+    try:
+        trees = [t for t in sqlglot.parse(sql, read=dialect) if t is not None]
+    except SqlglotError:
+        raise Denied("a statement building large values must be plain SQL") from None
+    for tree in trees:
+        for func in tree.find_all(exp.Func):
+            name = _amplifier_name(func)
+            if name in _AMPLIFIERS:
+                _check_amplifier(func, name)
+
+
+def _amplifier_name(func: exp.Func) -> str:
+    if isinstance(func, exp.Anonymous):
+        return func.name.lower()
+    if isinstance(func, (exp.GenerateSeries, exp.ExplodingGenerateSeries)):
+        return "generate_series"
+    return func.sql(dialect="duckdb").split("(")[0].strip().lower()

@@ -11,8 +11,15 @@ Each query goes through the guard (jobs/sql/guard.py), runs on DuckDB against ma
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import gc
 import getpass
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
 import threading
 import time
 import uuid
@@ -27,8 +34,16 @@ from jobs import publication
 from jobs.delta import lake_tables
 from jobs.sql import audit
 from jobs.sql.guard import Checked, Denied, SqlGuard
-from jobs.sql.policy import AccessDenied, column_rules, grant
-from jobs.sql.views import literal, macro_sql, masked_select, quote
+from jobs.sql.policy import (
+    AccessDenied,
+    ConfigError,
+    Limits,
+    access_conf,
+    column_rules,
+    grant,
+    pseudonym_key,
+)
+from jobs.sql.views import literal, macro_sql, masked_select, pseudonymised_columns, quote
 
 
 class QueryFailed(RuntimeError):
@@ -64,27 +79,39 @@ class SqlSession:
         division: str | None = None,
         user: str | None = None,
         as_of: dt.date | None = None,
-        max_rows: int = 10_000,
-        timeout_s: float = 120.0,
-        memory_limit: str = "4GB",
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
         threads: int = 2,
         client: str = "python",
+        pseudonym_maps: bool = False,
     ):
         self.root = str(Path(lake_root))
         self.user = user or getpass.getuser()
         self.role, self.division = role, division
-        self.as_of, self.max_rows, self.timeout_s, self.client = as_of, max_rows, timeout_s, client
+        self.as_of, self.client = as_of, client
+        # long-lived sessions (the server) look pseudonyms up in maps shared by the process
+        self._use_maps = pseudonym_maps
         try:
             self.grant = grant(role, division)
-        except AccessDenied as e:  # an unknown role is an attempt too: on record
+            self.limits: Limits = self.grant.limits()
+            key = pseudonym_key(self.root)
+            self._key_id = hashlib.sha256(b"map\0" + key).hexdigest()
+        except (AccessDenied, ConfigError) as e:  # an unknown role is an attempt too: on record
             row = self._audit_row("", "duckdb")
             row.reason = str(e)
+            if isinstance(e, ConfigError):
+                row.status = "failed"
             audit.record(self.root, row)
             raise
+        self.max_rows, self.timeout_s = self.limits.max_rows, self.limits.timeout_s
+        self.set_limits(timeout_s=timeout_s, max_rows=max_rows)
         audit.ensure_table(self.root)
         self._tables = frozenset(lake_tables(self.root))
         self._schemas: dict[str, dict[str, str]] = {}
+        self._raw: dict[str, str] = {}
         self._missing: dict[str, str] = {}
+        self._lock = threading.Lock()  # one query at a time
+        self._interrupted = False
         try:
             self._snapshots = self._open_snapshots()
         except publication.NotPublished as e:  # on record too
@@ -92,10 +119,18 @@ class SqlSession:
             row.status, row.reason = "failed", str(e)
             audit.record(self.root, row)
             raise
+        self._spill = _spill_dir(self.user)
+        spill = access_conf().spill
         self._con = duckdb.connect(
-            config={"threads": threads, "memory_limit": memory_limit, "access_mode": "automatic"}
+            config={
+                "threads": threads,
+                "memory_limit": self.limits.memory_limit,
+                "access_mode": "automatic",
+                "temp_directory": str(self._spill),
+                "max_temp_directory_size": spill.max_size,
+            }
         )
-        for stmt in macro_sql():
+        for stmt in macro_sql(key):
             self._con.execute(stmt)
         functions = self._con.execute(
             "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
@@ -105,6 +140,7 @@ class SqlSession:
         # through pyarrow), and may read exactly those files and no other.
         files = sorted(f for snap in self._snapshots.values() if snap for f in snap.files)
         self._con.execute("SET allowed_paths = $files", {"files": files})
+        self._con.execute("SET allowed_directories = $dirs", {"dirs": [str(self._spill)]})
         for stmt in (
             "SET enable_external_access = false",
             "SET python_enable_replacements = false",
@@ -120,11 +156,27 @@ class SqlSession:
             duckdb_functions=frozenset(f for (f,) in functions),
         )
 
+    def set_limits(self, *, timeout_s: float | None = None, max_rows: int | None = None) -> None:
+        """Lower this session's limits (a client's choice). A value above the role's maximum,
+        or 0, means the role's maximum: a client can lower its limits, never raise them."""
+        if timeout_s is not None:
+            ceiling = self.limits.timeout_s
+            self.timeout_s = ceiling if timeout_s <= 0 else min(float(timeout_s), ceiling)
+        if max_rows is not None:
+            ceiling = self.limits.max_rows
+            self.max_rows = ceiling if max_rows <= 0 else min(int(max_rows), ceiling)
+
     # -- what the reader may see ------------------------------------------------------------
 
     def tables(self) -> list[str]:
         """The tables this reader may query."""
         return sorted(t for t in self._tables if self.grant.may_read(t))
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(column, DuckDB type) of a readable table, as this reader's view shows it."""
+        if not self.grant.may_read(table) or table not in self._tables:
+            raise Denied(f"{table} is not readable by your role")
+        return list(self._view_schema(table).items())
 
     def describe(self, table: str) -> list[tuple[str, str, str]]:
         """(column, type, how it is shown) for a readable table; nested masks are listed too."""
@@ -147,9 +199,21 @@ class SqlSession:
 
     # -- queries ------------------------------------------------------------------------------
 
-    def query(self, sql: str, dialect: str = "duckdb") -> QueryResult:
-        """Check, run and audit one query. Raises Denied or QueryFailed (both audited)."""
+    def query(
+        self,
+        sql: str,
+        dialect: str = "duckdb",
+        params: list | tuple | None = None,
+        *,
+        entities: list[str] | None = None,
+    ) -> QueryResult:
+        """Check, run and audit one query. Raises Denied or QueryFailed (both audited).
+
+        ``params`` are bound to ``$1``, ``$2``… (the server's prepared statements);
+        ``entities`` names the persons or enterprises a lookup is about, for the audit.
+        """
         row = self._audit_row(sql, dialect)
+        row.entities = list(entities) if entities else None
         started = time.perf_counter()
         try:
             checked = self._guard.check(sql, dialect)
@@ -166,8 +230,8 @@ class SqlSession:
         row.executed_sql = checked.executed_sql
         row.tables_read, row.columns_read = list(checked.tables), list(checked.columns)
         try:
-            table, truncated = self._run(checked.executed_sql)
-        except duckdb.Error as e:
+            table, truncated = self._run(checked.executed_sql, params)
+        except (duckdb.Error, _Refused) as e:
             row.status = "failed"
             row.reason = _first_line(e)
             row.duration_ms = (time.perf_counter() - started) * 1000
@@ -178,6 +242,52 @@ class SqlSession:
         audit.record(self.root, row)
         return QueryResult(table, truncated, checked, row.duration_ms, row.query_id)
 
+    def result_schema(
+        self, sql: str, dialect: str = "duckdb", params: list | tuple | None = None
+    ) -> pa.Schema:
+        """The columns a query would return, without running it (a client's Describe)."""
+        checked = self._guard.check(sql, dialect)
+        bound = list(params) if params is not None else None
+        if bound is None:
+            count = len(set(re.findall(r"\$(\d+)", checked.executed_sql)))
+            bound = [None] * count
+        with self._lock:
+            try:
+                rel = self._con.sql(f"SELECT * FROM ({checked.executed_sql}) LIMIT 0", params=bound)
+                return rel.to_arrow_table().schema
+            except duckdb.Error as e:
+                raise QueryFailed(_first_line(e)) from None
+
+    def resolve_key(self, table: str, column: str, key: str) -> str | None:
+        """The stored value of ``column`` (an identifier) that ``key`` names for this reader:
+        the value itself when the reader sees it in clear, its pseudonym otherwise. None when
+        no row of ``table`` the reader may read has it (outside a district reader's division
+        too). For lookups (show, profile, trace); the caller must not show the result."""
+        if not self.grant.may_read(table) or table not in self._tables:
+            raise Denied(f"{table} is not readable by your role")
+        self._view_schema(table)
+        rule = column_rules(table).get(column)
+        hidden = rule is not None and not self.grant.in_clear(rule.level)
+        if hidden and rule.mask != "pseudonym":
+            raise Denied(f"{table}.{column} is not shown to your role")
+        match = f"gl_mask_pseudonym({quote(column)})" if hidden else quote(column)
+        sql = f"SELECT {quote(column)} FROM {self._raw[table]} WHERE {match} = $1"
+        division = self.grant.division_column(table)
+        if division is not None:
+            head, *rest = division.split(".")
+            expr = quote(head)
+            for name in rest:
+                expr = f"struct_extract({expr}, {literal(name)})"
+            sql += f" AND starts_with({expr}, {literal(self.grant.division)})"
+        with self._lock:
+            found = self._con.execute(sql + " LIMIT 1", [key]).fetchone()
+        return found[0] if found else None
+
+    def interrupt(self) -> None:
+        """Stop the running query (from any thread); it fails with a 'cancelled' reason."""
+        self._interrupted = True
+        self._con.interrupt()
+
     def arrow(self, sql: str, dialect: str = "duckdb") -> pa.Table:
         return self.query(sql, dialect).table
 
@@ -186,6 +296,7 @@ class SqlSession:
 
     def close(self) -> None:
         self._con.close()
+        shutil.rmtree(self._spill, ignore_errors=True)
         # pyarrow scanners of registered datasets must end before the interpreter does
         # (delta-io/delta-rs#2184): drop them now
         self._snapshots.clear()
@@ -199,26 +310,34 @@ class SqlSession:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _run(self, sql: str) -> tuple[pa.Table, bool]:
-        timer = threading.Timer(self.timeout_s, self._con.interrupt)
-        timer.start()
-        try:
-            reader = self._con.sql(sql).to_arrow_reader(8192)
-            batches, rows = [], 0
-            for batch in reader:
-                batches.append(batch)
-                rows += batch.num_rows
-                if rows > self.max_rows:
-                    break
-            table = pa.Table.from_batches(batches, schema=reader.schema)
-            reader.close()
-            self._con.abort()  # stop a result not read to its end
-        except duckdb.InterruptException:
-            raise duckdb.InterruptException(
-                f"the query ran longer than {self.timeout_s:g} s and was stopped"
-            ) from None
-        finally:
-            timer.cancel()
+    def _run(self, sql: str, params: list | tuple | None = None) -> tuple[pa.Table, bool]:
+        with self._lock, _Slot(self._spill.parent, self.user, self.limits.max_concurrent):
+            self._interrupted = False
+            stop = _Watchdog(self._con, self.timeout_s, self.limits.memory_bytes)
+            try:
+                reader = self._con.sql(sql, params=list(params) if params else None)
+                reader = reader.to_arrow_reader(8192)
+                batches, rows, size = [], 0, 0
+                for batch in reader:
+                    batches.append(batch)
+                    rows += batch.num_rows
+                    size += batch.nbytes
+                    if size > self.limits.max_result_bytes:
+                        raise _Refused(
+                            f"the result is larger than your role's "
+                            f"{self.limits.max_result_mb} MB; select fewer rows or columns"
+                        )
+                    if rows > self.max_rows:
+                        break
+                table = pa.Table.from_batches(batches, schema=reader.schema)
+                reader.close()
+                self._con.abort()  # stop a result not read to its end
+            except duckdb.InterruptException:
+                if self._interrupted:
+                    raise _Refused("the query was cancelled") from None
+                raise _Refused(stop.reason()) from None
+            finally:
+                stop.cancel()
         if table.num_rows > self.max_rows:
             return table.slice(0, self.max_rows), True
         return table, False
@@ -258,13 +377,37 @@ class SqlSession:
             else:
                 raw = f"gl_raw_{uuid.uuid4().hex}"
                 self._con.register(raw, snapshot.table.to_pyarrow_dataset())
+            self._raw[table] = raw
             layer, name = table.split(".")
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(layer)}")
-            view = masked_select(table, snapshot.schema, raw, self.grant)
+            maps = {}
+            if self._use_maps:
+                for column in pseudonymised_columns(table, snapshot.schema, self.grant):
+                    maps[column] = self._pseudonym_map(snapshot, raw, column)
+            view = masked_select(table, snapshot.schema, raw, self.grant, maps)
             self._con.execute(f"CREATE VIEW {quote(layer)}.{quote(name)} AS {view}")
             described = self._con.execute(f"SELECT * FROM {quote(layer)}.{quote(name)} LIMIT 0")
             self._schemas[table] = {d[0]: str(d[1]) for d in described.description}
         return self._schemas[table]
+
+    def _pseudonym_map(self, snapshot: _Snapshot, raw: str, column: str) -> str:
+        """Register the map of ``column``'s values to their pseudonyms (made once per process
+        and table version) and return its name."""
+        cache_key = (snapshot.identity, column, self._key_id)
+        with _MAPS_LOCK:
+            mapping = _MAPS.get(cache_key)
+            if mapping is None:
+                mapping = self._con.sql(
+                    f"SELECT DISTINCT {quote(column)} AS gl_raw, "
+                    f"gl_mask_pseudonym({quote(column)}) AS gl_p FROM {raw} "
+                    f"WHERE {quote(column)} IS NOT NULL"
+                ).to_arrow_table()
+                _MAPS[cache_key] = mapping
+                while len(_MAPS) > _MAPS_KEPT:  # the oldest versions go first
+                    _MAPS.pop(next(iter(_MAPS)))
+        name = f"gl_map_{uuid.uuid4().hex}"
+        self._con.register(name, mapping)
+        return name
 
     def _audit_row(self, sql: str, dialect: str) -> audit.AuditRow:
         return audit.AuditRow(
@@ -278,6 +421,105 @@ class SqlSession:
             as_of=self.as_of,
             submitted_sql=sql,
         )
+
+
+# pseudonym maps of the process: (table version, column, key) -> (gl_raw, gl_p)
+_MAPS: dict[tuple, pa.Table] = {}
+_MAPS_LOCK = threading.Lock()
+_MAPS_KEPT = 32
+
+
+class _Refused(RuntimeError):
+    """A query stopped by the session: over a limit, or cancelled."""
+
+
+def _rss() -> int:
+    """This process's resident memory, in bytes."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+class _Watchdog:
+    """Interrupts a query that runs too long, or makes the process grow by more than the
+    role's memory (DuckDB's own limit does not count what it builds outside its buffers, such as
+    long strings and the result handed to Python)."""
+
+    def __init__(self, con, timeout_s: float, memory_bytes: int):
+        self._con, self._timeout = con, timeout_s
+        self._budget = memory_bytes
+        self._start_rss = _rss()
+        self._why: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        while not self._done.wait(0.05):
+            if time.monotonic() > deadline:
+                self._why = f"the query ran longer than {self._timeout:g} s and was stopped"
+            elif _rss() - self._start_rss > self._budget:
+                self._why = (
+                    f"the query needed more than your role's {self._budget // 10**6} MB "
+                    "of memory and was stopped"
+                )
+            if self._why:
+                self._con.interrupt()
+                return
+
+    def reason(self) -> str:
+        return self._why or "the query was interrupted"
+
+    def cancel(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def _spill_dir(user: str) -> Path:
+    """A private folder for one session's spill, under the configured spill directory (never
+    the working directory): made owner-only, removed when the session closes."""
+    base = os.environ.get("GOVLAKE_SQL_SPILL") or access_conf().spill.directory
+    root = Path(base) if base else Path(tempfile.gettempdir()) / f"govlake-sql-{os.getuid()}"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    info = root.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise ConfigError(f"spill directory {root} must be a folder of this user, mode 700")
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", user)[:40]
+    path = root / f"{safe}-{uuid.uuid4().hex}"
+    path.mkdir(mode=0o700)
+    return path
+
+
+class _Slot:
+    """One of a user's ``limit`` query slots, held with flock across every process of the
+    machine (CLI, notebooks and the server alike); none free: the query is refused."""
+
+    def __init__(self, root: Path, user: str, limit: int):
+        self._root, self._user, self._limit = root / "slots", user, limit
+        self._fd: int | None = None
+
+    def __enter__(self) -> _Slot:
+        self._root.mkdir(exist_ok=True, mode=0o700)
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", self._user)[:40]
+        for n in range(self._limit):
+            fd = os.open(self._root / f"{safe}.{n}", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._fd = fd
+            return self
+        raise _Refused(
+            f"{self._user} already runs {self._limit} queries at once (the role's maximum)"
+        )
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 @dataclass(frozen=True)
@@ -300,6 +542,11 @@ class _Snapshot:
         if any("://" in f for f in files) or len(files) > 1000:
             files = ()  # object stores and tables of many small files (audit.queries): pyarrow
         return cls(dtab, schema, files)
+
+    @property
+    def identity(self) -> tuple:
+        """Which table version this is (the same files, the same data)."""
+        return (self.table.table_uri, self.table.version())
 
 
 def _load_end_of_day(dtab: DeltaTable, table: str, as_of: dt.date) -> None:

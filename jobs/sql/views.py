@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from jobs.sql.policy import MASK_MACROS, ColumnRule, Grant, column_rules, source_levels
+from jobs.sql.policy import MASKS, ColumnRule, Grant, column_rules, key_pads, source_levels
 
 
 def quote(name: str) -> str:
@@ -23,32 +23,73 @@ def literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def macro_sql() -> list[str]:
-    """The mask macros, created once per connection."""
-    return [f"CREATE MACRO gl_mask_{kind}(v) AS {body}" for kind, body in MASK_MACROS.items()]
+def macro_sql(key: bytes) -> list[str]:
+    """The mask macros and the pseudonym key's HMAC pads, set once per connection.
+
+    The pads are session variables, never part of a macro's or a view's text; the guard lets
+    no query call ``getvariable`` or a ``gl_`` macro, so the key cannot be read or used to
+    pseudonymise guessed identifiers.
+    """
+    inner, outer = key_pads(key)
+    return [
+        f"SET VARIABLE gl_ipad = from_hex('{inner.hex()}')",
+        f"SET VARIABLE gl_opad = from_hex('{outer.hex()}')",
+        *(f"CREATE MACRO gl_mask_{kind}(v) AS {m.sql}" for kind, m in MASKS.items()),
+    ]
 
 
-def masked_select(table: str, schema: pa.Schema, raw: str, grant: Grant) -> str:
-    """SELECT over ``raw`` that shows ``table`` as ``grant`` may see it."""
+def pseudonymised_columns(table: str, schema: pa.Schema, grant: Grant) -> list[str]:
+    """Top-level text columns of ``table`` that ``grant`` sees as pseudonyms."""
+    rules = column_rules(table)
+    return [
+        f.name
+        for f in schema
+        if f.name in rules
+        and rules[f.name].mask == "pseudonym"
+        and not rules[f.name].per_source
+        and not grant.in_clear(rules[f.name].level)
+        and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+    ]
+
+
+def masked_select(
+    table: str, schema: pa.Schema, raw: str, grant: Grant, maps: dict[str, str] | None = None
+) -> str:
+    """SELECT over ``raw`` that shows ``table`` as ``grant`` may see it.
+
+    ``maps`` names, for pseudonymised top-level columns, a registered table of
+    (``gl_raw``, ``gl_p``): each distinct value and its pseudonym. The view then joins it
+    instead of hashing every row, so a lookup by pseudonym reads one entry of the map and
+    probes the table by the raw value, as fast as a lookup in clear.
+    """
     rules = {
         path: rule
         for path, rule in column_rules(table).items()
         if rule.per_source or not grant.in_clear(rule.level)
     }
+    maps = maps or {}
+    joins = {name: f"gl_m{i}" for i, name in enumerate(maps)}
     columns = [
-        f"{_masked(quote(f.name), f.type, f.name, rules, grant, 0)} AS {quote(f.name)}"
+        (
+            f"{joins[f.name]}.gl_p AS {quote(f.name)}"
+            if f.name in joins
+            else f"{_masked('gl_r.' + quote(f.name), f.type, f.name, rules, grant, 0)}"
+            f" AS {quote(f.name)}"
+        )
         for f in schema
     ]
-    sql = f"SELECT {', '.join(columns)} FROM {raw}"
+    sql = f"SELECT {', '.join(columns)} FROM {raw} AS gl_r"
+    for name, alias in joins.items():
+        sql += f" LEFT JOIN {maps[name]} AS {alias} ON gl_r.{quote(name)} = {alias}.gl_raw"
     division = grant.division_column(table)
     if division is not None:
-        sql += f" WHERE starts_with({_path_expr(division)}, {literal(grant.division)})"
+        sql += f" WHERE starts_with({_path_expr(division, 'gl_r.')}, {literal(grant.division)})"
     return sql
 
 
-def _path_expr(path: str) -> str:
+def _path_expr(path: str, prefix: str = "") -> str:
     head, *rest = path.split(".")
-    expr = quote(head)
+    expr = prefix + quote(head)
     for name in rest:
         expr = f"struct_extract({expr}, {literal(name)})"
     return expr
@@ -93,11 +134,14 @@ def _apply(expr: str, kind: pa.DataType, rule: ColumnRule, grant: Grant) -> str:
         # rows of an unknown source are hidden too: fail closed
         known = ", ".join(literal(s) for s in sorted(levels))
         return (
-            f"CASE WHEN {quote(rule.per_source)} IN ({sources}) "
-            f"OR {quote(rule.per_source)} NOT IN ({known}) THEN NULL ELSE {expr} END"
+            f"CASE WHEN gl_r.{quote(rule.per_source)} IN ({sources}) "
+            f"OR gl_r.{quote(rule.per_source)} NOT IN ({known}) THEN NULL ELSE {expr} END"
         )
-    if rule.mask in MASK_MACROS:
-        return f"gl_mask_{rule.mask}({expr})" if pa.types.is_string(kind) else hidden
-    if rule.mask == "year" and pa.types.is_date(kind):
-        return f"CAST(date_trunc('year', {expr}) AS DATE)"
+    spec = MASKS.get(rule.mask)
+    if spec is None:
+        return hidden
+    if spec.takes == "string" and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return f"gl_mask_{rule.mask}({expr})"
+    if spec.takes == "date" and pa.types.is_date(kind):
+        return f"gl_mask_{rule.mask}({expr})"
     return hidden

@@ -170,11 +170,20 @@ def test_show_prints_a_masked_person_as_of_a_date(city_lake):
         .select("person_id")
         .first()[0]
     )
-    r = govlake("show", "person", pid, "--lake", str(lake.root), "--as-of", "2026-11-03")
+    from jobs.sql.policy import pseudonym
+
+    who = ["--lake", str(lake.root), "--role", "city_analyst"]
+    r = govlake("show", "person", pid, *who, "--as-of", "2026-11-03")
+    assert r.returncode != 0 and "pseudonym" in r.stderr  # an analyst has no ID numbers
+    r = govlake("show", "person", pseudonym(pid), *who, "--as-of", "2026-11-03")
     assert r.returncode == 0, r.stderr
-    assert "as of 2026-11-03" in r.stdout and pid not in r.stdout and pid[:6] in r.stdout
+    assert "as of 2026-11-03" in r.stdout and pid not in r.stdout and pseudonym(pid) in r.stdout
     assert "name_source" in r.stdout
-    r = govlake("show", "person", pid, "--lake", str(lake.root), "--as-of", "2020-01-01")
+    r = govlake(
+        "show", "person", pid, *who[:2], "--role", "quality_officer", "--as-of", "2026-11-03"
+    )
+    assert r.returncode == 0 and pid in r.stdout, r.stderr
+    r = govlake("show", "person", pseudonym(pid), *who, "--as-of", "2020-01-01")
     assert r.returncode != 0 and "nothing is published" in r.stderr and "2020-01-01" in r.stderr
 
 

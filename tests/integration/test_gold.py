@@ -124,7 +124,7 @@ def test_rebuilding_a_date_writes_nothing(city_lake):
     assert "changed +0 -0" in report.lines[0] and "changed +0 -0" in report.lines[1]
 
 
-def test_profile_command_masks_by_default(city_lake):
+def test_profile_command_shows_what_the_role_may_see(city_lake):
     lake, _ = city_lake
     row = (
         lake.read("gold.person_profile")
@@ -133,17 +133,21 @@ def test_profile_command_masks_by_default(city_lake):
         .limit(1)
         .collect()[0]
     )
-    cli = [sys.executable, "-m", "jobs.cli", "profile", "person", row["person_id"]]
-    cli += ["--lake", str(lake.root)]
-    masked = subprocess.run(cli, capture_output=True, text=True, timeout=300)
+    from jobs.sql.policy import pseudonym
+
+    cli = [sys.executable, "-m", "jobs.cli", "profile", "person"]
+    where = ["--lake", str(lake.root)]
+    anonymous = subprocess.run([*cli, row["person_id"], *where], capture_output=True, text=True)
+    assert anonymous.returncode != 0 and "--role" in anonymous.stderr  # no role, no profile
+    masked = subprocess.run(
+        [*cli, pseudonym(row["person_id"]), *where, "--role", "city_analyst"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert masked.returncode == 0, masked.stderr
     assert row["person_id"] not in masked.stdout and row["name"] not in masked.stdout
-    assert row["person_id"][:6] + "********" in masked.stdout and "children" in masked.stdout
+    assert pseudonym(row["person_id"]) in masked.stdout and "children" in masked.stdout
     clear = subprocess.run(
-        [*cli, "--role", "quality_officer"], capture_output=True, text=True, timeout=300
-    )
+        [*cli, row["person_id"], *where, "--role", "quality_officer"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
     assert row["person_id"] in clear.stdout and row["name"] in clear.stdout
-    analyst = subprocess.run(
-        [*cli, "--role", "city_analyst"], capture_output=True, text=True, timeout=300
-    )
-    assert analyst.returncode == 0 and row["person_id"] not in analyst.stdout

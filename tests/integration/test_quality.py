@@ -181,9 +181,10 @@ def test_scores_per_scope_and_date(city_lake):
 
 def test_report_lists_are_masked_by_default(city_lake, tmp_path):
     from jobs.quality.report import build_report
+    from jobs.sql.policy import grant
 
     lake, _ = city_lake
-    files = build_report(lake, tmp_path / "report")
+    files = build_report(lake, tmp_path / "report", reader=grant("city_analyst"), user="t")
     html = files.index.read_text("utf-8")
     assert "平台综合得分" in html and "<svg" in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
@@ -206,9 +207,10 @@ def test_report_renders_offline_in_headless_chromium(city_lake, tmp_path):
     from playwright.sync_api import sync_playwright
 
     from jobs.quality.report import build_report
+    from jobs.sql.policy import grant
 
     lake, _ = city_lake
-    files = build_report(lake, tmp_path / "report")
+    files = build_report(lake, tmp_path / "report", reader=grant("city_analyst"), user="t")
     failed, requested = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(

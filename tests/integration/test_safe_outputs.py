@@ -80,7 +80,10 @@ def _assert_typed_xlsx(path: Path) -> list[list]:
 
 @pytest.mark.parametrize("unmasked", [False, True])
 def test_rectification_lists_carry_no_formula(tmp_path, unmasked):
-    lists = write_lists(_findings(HOSTILE), tmp_path, unmasked=unmasked)
+    from jobs.sql.policy import grant
+
+    reader = None if unmasked else grant("city_analyst")
+    lists = write_lists(_findings(HOSTILE), tmp_path, reader=reader)
     paths = lists["人社"][1]
     rows = _assert_inert_csv(paths["csv"])
     grid = _assert_typed_xlsx(paths["xlsx"])
@@ -156,6 +159,7 @@ def test_a_hostile_city_leaves_nothing_live_in_what_goes_out(tmp_path):
     from jobs.lake import Lake
     from jobs.quality.report import build_report
     from jobs.runner import run_pipeline
+    from jobs.sql.policy import grant
 
     landing = copy_landing(clean_city(tmp_path / "clean"), tmp_path / "landing")
     assert manifest(the_file(landing, "gaj_hjrk"))["rows"] and day_dir(landing, "gaj_hjrk")
@@ -170,7 +174,9 @@ def test_a_hostile_city_leaves_nothing_live_in_what_goes_out(tmp_path):
 
     for unmasked in (False, True):
         out = tmp_path / f"report-{unmasked}"
-        files = build_report(lake, out, unmasked=unmasked)
+        files = build_report(
+            lake, out, reader=grant("city_analyst"), user="t", unmasked_lists=unmasked
+        )
         html = files.index.read_text("utf-8")
         docs = "".join(p.read_text("utf-8") for p in (out / "data-docs").rglob("*.html"))
         assert "alert(1)" not in docs  # Data Docs show counts, never delivered values

@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from jobs.base.history import version_as_of
 from jobs.publication import NotPublished
 from jobs.sql.guard import Denied
-from jobs.sql.policy import AccessDenied
+from jobs.sql.policy import AccessDenied, is_pseudonym, pseudonym
 from jobs.sql.session import QueryFailed, SqlSession
 from tests.integration.sql_leaks import leaked, secrets_above, strings_in
 
@@ -55,18 +55,39 @@ def test_the_leak_check_finds_clear_values(sql_lake):
 def test_masks_have_the_documented_shapes(sql_lake):
     with SqlSession(sql_lake, role="city_analyst") as s:
         rows = s.arrow(
-            "SELECT person_id, name, address, ethnicity FROM silver.person "
-            "WHERE length(person_id) = 18 AND name IS NOT NULL AND address IS NOT NULL"
+            "SELECT person_id, name, address, household_no, birth_date, ethnicity "
+            "FROM silver.person WHERE name IS NOT NULL AND address IS NOT NULL"
         ).to_pylist()
         cause = s.describe("silver.person")
+        joined = (
+            s.arrow(
+                "SELECT count(*) AS n FROM silver.licence l JOIN silver.person p "
+                "ON l.holder_code = p.person_id"
+            )
+            .column("n")[0]
+            .as_py()
+        )
+    with SqlSession(sql_lake, role="quality_officer") as s:
+        clear = {
+            r["person_id"]: r
+            for r in s.arrow("SELECT person_id, birth_date FROM silver.person").to_pylist()
+        }
     assert rows
     for r in rows:
-        assert re.fullmatch(r"\d{6}\*{8}[0-9X]{4}", r["person_id"]), r
+        assert is_pseudonym(r["person_id"]), r
         assert re.fullmatch(r"[^*]\*+", r["name"]), r
-        assert re.fullmatch(r".{6}\*{1,6}", r["address"]), r
+        assert re.fullmatch(r"河北省沧州市\w+?(区|县|市)", r["address"]), r
+        assert r["birth_date"] is None or r["birth_date"].day == 1, r
         assert r["ethnicity"] is None
+    # the officer's ID numbers, pseudonymised, are the analyst's keys: same persons, same months
+    months = {
+        pseudonym(pid): (b.replace(day=1) if b else None)
+        for pid, b in ((k, v["birth_date"]) for k, v in clear.items())
+    }
+    assert {r["person_id"]: r["birth_date"] for r in rows}.items() <= months.items()
+    assert joined > 0  # pseudonyms are stable across tables: analysts can still join
     shown = {name: how for name, _, how in cause}
-    assert shown["person_id"] == "masked (id)" and shown["sex"] == "clear"
+    assert shown["person_id"] == "masked (pseudonym)" and shown["sex"] == "clear"
 
 
 def test_a_district_analyst_reads_only_the_district(sql_lake):

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 
 from jobs.config import delivery_due as deadline
-from jobs.quality.report import mask_entity, mask_value
+from jobs.quality.report import shown_entity, shown_value
 from jobs.quality.scores import compute_scores
+from jobs.sql.policy import grant, pseudonym
 
 
 def _results(rows):
@@ -75,13 +76,16 @@ def test_delivery_deadline_follows_the_catalogue_sla():
 
 
 def test_masking_of_examples():
-    assert mask_value("id_number", "13090219900101123X") == "130902********123X"
-    assert mask_value("name", "张三丰") == "张**"
-    assert mask_value("birth_date", "1990-01-01") == "1990-**-**"
-    assert mask_value("tax_status", "normal") == "normal"
-    assert mask_entity("person", "person_name_mismatch", "13090219900101123X") == (
-        "130902********123X"
-    )
-    assert mask_entity("legal_person", "legal_rep_mismatch", "91130902MA0000000X") == (
+    analyst, officer = grant("city_analyst"), grant("quality_officer")
+    pid = "13090219900101123X"
+    assert shown_value("id_number", pid, analyst) == pseudonym(pid)
+    assert shown_value("id_number", pid, officer) == pid
+    assert shown_value("name", "张三丰", analyst) == "张**"
+    assert shown_value("birth_date", "1990-07-21", analyst) == "1990-07-01"
+    assert shown_value("birth_date", "1990-07-21", officer) == "1990-07-21"
+    assert shown_value("tax_status", "normal", analyst) == "normal"
+    assert shown_entity("person", "person_name_mismatch", pid, analyst) == pseudonym(pid)
+    assert shown_entity("person", "person_name_mismatch", pid, officer) == pid
+    assert shown_entity("legal_person", "legal_rep_mismatch", "91130902MA0000000X", analyst) == (
         "91130902MA0000000X"
     )
