@@ -58,6 +58,7 @@ bench: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 100k and
 	$(PY) bench/quality_bench.py --persons 100000 1000000
 	$(PY) bench/themes_bench.py --persons 100000 1000000
 	$(PY) bench/sql_bench.py --persons 100000 1000000
+	$(PY) bench/sql_server_bench.py --persons 1000000
 	$(PY) bench/maintain_bench.py --persons 2000 --days 30
 
 airflow: $(STAMP)  ## local Airflow 3 on 127.0.0.1:8080 with the DAGs and the sample landing zone

@@ -27,7 +27,7 @@ from ingest_bench import bench_args, bench_dirs  # noqa: E402
 CLIENTS = (1, 10, 20)
 SECONDS = 15  # per (query, clients) cell, after one warm-up query per client
 PASSWORD = "bench-password-1234"
-USERS = {"analyst": ("city_analyst", None), "officer": ("quality_officer", None)}
+ROLES = {"analyst": "city_analyst", "officer": "quality_officer"}
 
 
 def _free_port() -> int:
@@ -53,7 +53,7 @@ def _start(lake: Path, users: Path, port: int, env: dict) -> subprocess.Popen:
     raise SystemExit("the server did not start within 60 s")
 
 
-def _cell(port: int, user: str, sql: str, params: list, clients: int) -> list[float]:
+def _cell(port: int, kind: str, sql: str, params: list, clients: int) -> list[float]:
     import psycopg
 
     latencies: list[float] = []
@@ -61,7 +61,7 @@ def _cell(port: int, user: str, sql: str, params: list, clients: int) -> list[fl
     start = threading.Barrier(clients)
     errors: list[BaseException] = []
 
-    def client() -> None:
+    def client(user: str) -> None:
         try:
             with psycopg.connect(
                 host="127.0.0.1", port=port, user=user, password=PASSWORD, dbname="govlake",
@@ -81,7 +81,8 @@ def _cell(port: int, user: str, sql: str, params: list, clients: int) -> list[fl
             errors.append(e)
             start.abort()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    # one user per client, as analysts connect each with their own name
+    threads = [threading.Thread(target=client, args=(f"{kind}{i}",)) for i in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -110,13 +111,12 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="govlake-sql-bench-"))
         env = dict(os.environ)
         env.setdefault("GOVLAKE_PSEUDONYM_KEY", "bench-only-key-" + "0" * 32)
-        users = work / "users.yaml"
-        for name, (role, _) in USERS.items():
-            subprocess.run(
-                [sys.executable, "-m", "jobs.cli", "users", "add", name, "--role", role,
-                 "--users", str(users), "--password-stdin"],
-                input=PASSWORD, text=True, check=True, env=env, capture_output=True,
-            )  # fmt: skip
+        users = work / "users.json"
+        from jobs.serve import users as user_file
+
+        for kind, role in ROLES.items():
+            for i in range(max(CLIENTS)):
+                user_file.add(users, name=f"{kind}{i}", role=role, division=None, password=PASSWORD)
         os.environ.update({k: env[k] for k in ("GOVLAKE_PSEUDONYM_KEY",)})
         key = pseudonym(person_id)
         cases = [
@@ -134,7 +134,7 @@ def main() -> None:
                     lat = sorted(_cell(port, user, sql, params, clients))
                     p50 = statistics.median(lat) * 1000
                     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] * 1000
-                    role = USERS[user][0]
+                    role = ROLES[user]
                     print(
                         f"{n:>9,}  {label:<34} {role:<16} {clients:>7} {len(lat):>8} "
                         f"{p50:>8.0f} {p95:>8.0f}",

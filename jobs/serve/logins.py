@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
+from jobs.sql import audit
 from lineage.recorder import code_version
 
 TABLE = "audit.logins"
@@ -53,8 +54,7 @@ def table_path(lake_root: str | Path) -> str:
 
 def record(lake_root: str | Path, row: LoginRow) -> None:
     """Append one row to audit.logins (creating the table on first use)."""
-    data = pa.Table.from_pylist([asdict(row)], schema=SCHEMA)
-    write_deltalake(table_path(lake_root), data, mode="append")
+    audit.append(table_path(lake_root), pa.Table.from_pylist([asdict(row)], schema=SCHEMA))
 
 
 def ensure_table(lake_root: str | Path) -> None:
