@@ -74,11 +74,7 @@ def users_list(users_path) -> None:
 @_USERS_OPTION
 def users_disable(name, users_path) -> None:
     """Refuse NAME's logins from now on (no restart needed)."""
-    try:
-        users_file.set_disabled(users_path, name, True)
-    except users_file.UsersFileError as e:
-        _fail(e)
-    click.echo(f"disabled {name}")
+    _set_disabled(users_path, name, True)
 
 
 @users.command("enable")
@@ -86,11 +82,15 @@ def users_disable(name, users_path) -> None:
 @_USERS_OPTION
 def users_enable(name, users_path) -> None:
     """Accept NAME's logins again."""
+    _set_disabled(users_path, name, False)
+
+
+def _set_disabled(users_path, name: str, disabled: bool) -> None:
     try:
-        users_file.set_disabled(users_path, name, False)
+        users_file.set_disabled(users_path, name, disabled)
     except users_file.UsersFileError as e:
         _fail(e)
-    click.echo(f"enabled {name}")
+    click.echo(f"{'disabled' if disabled else 'enabled'} {name}")
 
 
 @users.command("passwd")

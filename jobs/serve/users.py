@@ -15,11 +15,11 @@ import datetime as dt
 import json
 import os
 import re
-import stat
 import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from jobs.private import read_private
 from jobs.serve.scram import DEFAULT_ITERATIONS, MIN_ITERATIONS, Verifier, make_verifier
 from jobs.sql.policy import grant
 
@@ -64,35 +64,16 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _check_safe(path: Path) -> os.stat_result:
-    """lstat the file; refuse a link, a non-file, or a file others may read or write."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        raise UsersFileError(
-            f"{path}: no such users file (create it with `govlake users add`)"
-        ) from None
-    if stat.S_ISLNK(st.st_mode):
-        raise UsersFileError(f"{path}: the users file is a symbolic link; refusing to follow it")
-    if not stat.S_ISREG(st.st_mode):
-        raise UsersFileError(f"{path}: the users file is not a regular file")
-    if st.st_mode & 0o077:
-        raise UsersFileError(
-            f"{path}: the users file is readable or writable by group or others "
-            f"(mode {stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`"
-        )
-    if st.st_size > MAX_FILE_BYTES:
-        raise UsersFileError(f"{path}: the users file is larger than {MAX_FILE_BYTES} bytes")
-    return st
-
-
 def load(path: str | Path) -> dict[str, User]:
     """The users of ``path`` by name. Raises UsersFileError for an unsafe or malformed file."""
     path = Path(path)
-    _check_safe(path)
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as f:
-        raw = f.read(MAX_FILE_BYTES + 1)
+    raw = read_private(
+        path,
+        what="users file",
+        max_bytes=MAX_FILE_BYTES,
+        error=UsersFileError,
+        hint=" (create it with `govlake users add`)",
+    )
     try:
         doc = json.loads(raw.decode("utf-8"))
         entries = doc["users"]
@@ -210,8 +191,12 @@ class UsersCache:
         self.get("")  # fail at start when the file is unusable
 
     def get(self, name: str) -> User | None:
-        st = _check_safe(self.path)
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        try:
+            st = os.lstat(self.path)
+        except OSError as e:
+            raise UsersFileError(f"{self.path}: {e.strerror}") from None
+        # any change of content, mode or owner (ctime) makes load() check the file again
+        key = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_mode)
         if key != self._key:
             self._users = load(self.path)
             self._key = key

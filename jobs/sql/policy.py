@@ -26,7 +26,6 @@ import hmac
 import os
 import re
 import secrets
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jobs.config import ConfigError, conf_file, extract_schemas
+from jobs.private import read_private
 
 Level = Literal["L1", "L2", "L3", "L4"]
 Mask = Literal["pseudonym", "name", "phone", "address", "month", "year", "hidden"]
@@ -170,20 +170,8 @@ def _read_key_file(path: Path) -> bytes:
         else:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32) + "\n")
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError as e:
-        raise KeyError_(f"pseudonym key file {path}: {e.strerror}") from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyError_(f"pseudonym key file {path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise KeyError_(
-                f"pseudonym key file {path} is readable by others (mode "
-                f"{stat.S_IMODE(info.st_mode):o}): chmod 600 it"
-            )
-        secret = f.read(4096).strip()
+    secret = read_private(path, what="pseudonym key file", max_bytes=4096, error=KeyError_)
+    secret = secret.strip()
     if len(secret) < 16:
         raise KeyError_(f"pseudonym key file {path} holds fewer than 16 bytes")
     return secret
