@@ -331,29 +331,6 @@ class Lake:
         """Replace the whole table (for tables rebuilt in full, e.g. the catalogue)."""
         self._write(df, table, "overwrite", {}, partition_by)
 
-    def merge(
-        self, df: DataFrame, table: str, *, keys: list[str], partition_by: list[str] | None = None
-    ) -> None:
-        """Upsert ``df`` into ``table`` by ``keys`` (MERGE INTO; creates the table if absent)."""
-        if not self.exists(table):
-            self._write(df, table, "overwrite", {}, partition_by)
-            return
-        self._derive(table, df)
-        self._before_write(table)
-        df, new_columns = self._conform(df, table)
-        if new_columns:
-            raise ValueError(f"merge into {table}: new columns {df.columns} need a schema change")
-        view = f"_govlake_merge_{uuid.uuid4().hex}"
-        df.createOrReplaceTempView(view)
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        self.spark.sql(
-            f"MERGE INTO delta.`{self.path(table)}` AS t USING {view} AS s ON {on} "
-            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-        ).collect()
-        self.spark.catalog.dropTempView(view)
-        if self._run is not None:
-            self._run.wrote(table, self.version(table))
-
     def apply_changes(
         self, df: DataFrame, table: str, *, keys: list[str], changed_on: Any = None
     ) -> dict[str, int]:

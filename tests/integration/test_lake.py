@@ -83,13 +83,6 @@ def test_writes_select_the_targets_columns_by_name(lake, spark):
     assert got[3] == (None, "z") and got[1] == ("a", None)
 
 
-def test_merge_by_key_updates_and_inserts(lake, spark):
-    lake.merge(frame(spark, [(1, "a", D1), (2, "b", D1)]), "t.m", keys=["id"])
-    lake.merge(frame(spark, [(2, "B", D2), (3, "c", D2)]), "t.m", keys=["id"])
-    assert rows_of(lake, "t.m") == [(1, "a", D1), (2, "B", D2), (3, "c", D2)]
-    assert [h["operation"] for h in lake.history("t.m")][0] == "MERGE"
-
-
 def test_time_travel_history_and_vacuum(lake, spark):
     lake.overwrite(frame(spark, [(1, "a", D1)]), "t.h")
     lake.overwrite(frame(spark, [(2, "b", D1)]), "t.h")
