@@ -110,7 +110,9 @@ def test_findings_point_at_the_responsible_source_and_keep_their_life(city_lake,
         "enterprise_status_conflict": "swj_swdj",
         "licence_holder_unknown": "zwfw_dzzz",
     }.items():
-        assert set(f.loc[f["rule_id"] == rule, "source_id"]) == {source}, rule  # found, and only there
+        assert set(f.loc[f["rule_id"] == rule, "source_id"]) == {source}, (
+            rule
+        )  # found, and only there
     # a contradiction fixed by a later delivery: its finding is resolved, not deleted
     truth = pd.read_csv(city / "_truth" / "conflicts.csv", dtype=str, keep_default_na=False)
     fixed = truth[(truth["fixed_on"] != "") & (truth["fixed_on"] <= str(DAYS[-1]))]

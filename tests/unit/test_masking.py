@@ -95,7 +95,9 @@ def test_the_key_is_kept_outside_the_lake_and_private(tmp_path, monkeypatch):
     with pytest.raises(KeyError_, match="readable or writable by group or others"):
         pseudonym_key(lake)
     monkeypatch.setenv("GOVLAKE_PSEUDONYM_KEY_FILE", str(tmp_path / "missing.key"))
-    with pytest.raises(KeyError_, match="no such pseudonym key file"):  # a named file is never made up
+    with pytest.raises(
+        KeyError_, match="no such pseudonym key file"
+    ):  # a named file is never made up
         pseudonym_key(lake)
 
 
