@@ -443,23 +443,15 @@ def show(kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> No
 
     A role not cleared for identifiers looks persons up by their pseudonym (as its SQL shows
     them). Every lookup is recorded in audit.queries."""
-    table, column = {
-        "person": ("silver.person", "person_id"),
-        "legal-person": ("silver.legal_person", "uscc"),
-        "licence": ("silver.licence", "licence_uid"),
-    }[kind]
+    from jobs.provenance.trace import KINDS
+
+    table, column = KINDS[kind][:2]
     with _reader(lake_dir, role, division, user, as_of, "show") as session:
         row = _lookup(session, kind, table, column, key)
-        held = publication_date(session)
+        held = session.publication.business_date
     click.echo(f"{table}" + (f" as of {as_of}" if as_of else "") + f" (published for {held})")
     for name, value in row.items():
         click.echo(f"  {name:<24} {'' if value is None else value}")
-
-
-def publication_date(session) -> str:
-    from jobs import publication
-
-    return str(publication.current(Path(session.root), session.as_of).business_date)
 
 
 @main.command()
@@ -478,7 +470,7 @@ def profile(kind: str, key: str, lake_dir: Path, as_of, role, division, user) ->
     table, column = TABLES[kind]
     with _reader(lake_dir, role, division, user, as_of, "profile") as session:
         row = _lookup(session, kind, table, column, key)
-        held = publication_date(session)
+        held = session.publication.business_date
     click.echo(render_profile(row, kind, as_of=as_of, held=held))
 
 
@@ -499,7 +491,7 @@ def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, divi
     from jobs.sql import audit
     from jobs.sql.guard import Denied
 
-    table, column = KINDS[kind][0], KINDS[kind][1]
+    table, column = KINDS[kind][:2]
     given = key.strip().upper()
     with _reader(lake_dir, role, division, user, as_of, "trace") as session:
         try:
@@ -604,9 +596,8 @@ def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt,
         raise click.ClickException(f"lake {lake_dir} does not exist (try `make demo`)")
     try:
         ceiling = role_limits(role)
-    except AccessDenied as e:
-        ceiling = None
-        _ = e  # SqlSession refuses the role below, on record
+    except AccessDenied:
+        ceiling = None  # an unknown role: SqlSession refuses it below, on record
     if ceiling and max_rows > ceiling.max_rows:
         raise click.BadParameter(
             f"{max_rows} is above your role's maximum of {ceiling.max_rows} rows",

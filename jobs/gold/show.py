@@ -19,7 +19,7 @@ def _v(value) -> str:
     return "" if value is None else str(value)
 
 
-def render_profile(r: dict, kind: str, *, as_of: dt.date | None, held: str) -> str:
+def render_profile(r: dict, kind: str, *, as_of: dt.date | None, held: dt.date) -> str:
     """The profile ``r`` (a row of gold.person_profile or gold.enterprise_profile) as text."""
     table, _ = TABLES[kind]
     out = [f"{table}" + (f" as of {as_of}" if as_of else "") + f" (published for {held})"]

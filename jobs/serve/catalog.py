@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable
 
 import duckdb
@@ -24,6 +23,8 @@ from sqlglot.errors import TokenError
 from sqlglot.tokens import Tokenizer, TokenType
 
 from jobs.sql.guard import Denied, check_sizes
+from jobs.sql.policy import Limits
+from jobs.sql.session import Refused, Watchdog, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +380,12 @@ class Catalogue:
     ):
         self.timeout_s = timeout_s
         self.max_result_bytes = max_result_bytes
-        self._con = duckdb.connect(config={"threads": 1, "memory_limit": memory_limit})
+        self._memory = Limits.model_construct(memory_limit=memory_limit).memory_bytes
+        # no temp_directory: it holds no data, so nothing may spill (DuckDB's default would be
+        # the working directory)
+        self._con = duckdb.connect(
+            config={"threads": 1, "memory_limit": memory_limit, "temp_directory": ""}
+        )
         for name, body in _MACROS.items():
             self._con.execute(f"CREATE OR REPLACE MACRO {name}{body}")
         roles = (
@@ -423,23 +429,30 @@ class Catalogue:
         """Run a catalogue query; None when it returns no result set."""
         check(sql)
         sql = rewrite(sql)
-        timer = threading.Timer(self.timeout_s, self._con.interrupt)
-        timer.start()
+        # the same watchdog and bounded read as the lake's queries (jobs/sql/session.py)
+        stop = Watchdog(self._con, self.timeout_s, self._memory)
         try:
             rel = self._con.sql(sql, params=params or None)
             if rel is None:
                 return None
-            table = rel.to_arrow_table()
-            if table.nbytes > self.max_result_bytes:
-                raise CatalogueError(f"result too large (over {self.max_result_bytes:,} bytes)")
-            return table
+            return read_bounded(
+                self._con,
+                rel,
+                max_rows=None,
+                max_bytes=self.max_result_bytes,
+                too_large=f"result too large (over {self.max_result_bytes:,} bytes)",
+            )
+        except Refused as e:
+            raise CatalogueError(str(e)) from None
         except duckdb.InterruptException:
-            raise CatalogueError("canceling statement due to user request or timeout") from None
+            if stop.fired():
+                raise CatalogueError(stop.reason()) from None
+            raise CatalogueError("canceling statement due to user request") from None
         except duckdb.Error as e:
             log.debug("catalogue statement failed: %s -- %s", sql, e)
             raise CatalogueError(str(e).strip().splitlines()[0][:500]) from None
         finally:
-            timer.cancel()
+            stop.cancel()
 
     def schema(self, sql: str, params: list | None = None) -> pa.Schema | None:
         table = self.run(sql, params)

@@ -44,6 +44,7 @@ from jobs.serve.catalog import (
 )
 from jobs.serve.scram import MECHANISM, ScramError, ScramServer, Verifier, dummy_verifier
 from jobs.serve.users import UsersCache, UsersFileError
+from jobs.sql.policy import role_limits
 
 log = logging.getLogger(__name__)
 
@@ -413,12 +414,6 @@ def _sql_session(lake: Path, *, role: str, division: str | None, user: str):
     )
 
 
-def _role_limits(role: str):
-    from jobs.sql.policy import role_limits
-
-    return role_limits(role)
-
-
 # ---------------------------------------------------------------------------- a connection
 
 
@@ -653,7 +648,7 @@ class Connection:
                 "42501",
                 "client tried to set its role",
             )
-        limits = _role_limits(user.role)
+        limits = role_limits(user.role)
         if self.server.active.get(user.name, 0) >= limits.max_concurrent:
             await self._refuse(
                 f"too many connections for user {user.name} (at most {limits.max_concurrent})",
@@ -992,7 +987,7 @@ class Connection:
     async def _catalogue(self) -> Catalogue:
         if self.catalogue is None:
             session = self.session
-            limits = _role_limits(session.role)
+            limits = session.limits
 
             def build() -> Catalogue:
                 return Catalogue(

@@ -20,6 +20,7 @@ county, other dates to their year.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import hashlib
 import hmac
@@ -134,7 +135,7 @@ def apply_mask(mask: str, value):
         return None
     if spec.takes == "string":
         return spec.python(value if isinstance(value, str) else str(value))
-    return spec.python(value) if hasattr(value, "replace") and hasattr(value, "day") else None
+    return spec.python(value) if isinstance(value, dt.date) else None
 
 
 # -- the pseudonym key -----------------------------------------------------------------------
@@ -143,7 +144,7 @@ KEY_ENV = "GOVLAKE_PSEUDONYM_KEY"
 KEY_FILE_ENV = "GOVLAKE_PSEUDONYM_KEY_FILE"
 
 
-class KeyError_(ConfigError):
+class PseudonymKeyError(ConfigError):
     """The pseudonym key cannot be had safely; the message says why."""
 
 
@@ -170,10 +171,10 @@ def _read_key_file(path: Path) -> bytes:
         else:
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32) + "\n")
-    secret = read_private(path, what="pseudonym key file", max_bytes=4096, error=KeyError_)
+    secret = read_private(path, what="pseudonym key file", max_bytes=4096, error=PseudonymKeyError)
     secret = secret.strip()
     if len(secret) < 16:
-        raise KeyError_(f"pseudonym key file {path} holds fewer than 16 bytes")
+        raise PseudonymKeyError(f"pseudonym key file {path} holds fewer than 16 bytes")
     return secret
 
 
@@ -181,7 +182,7 @@ def _read_key_file(path: Path) -> bytes:
 def _key_material(env_secret: str | None, path: str | None) -> bytes:
     secret = env_secret.encode() if env_secret else _read_key_file(Path(path))
     if env_secret and len(secret) < 16:
-        raise KeyError_(f"{KEY_ENV} holds fewer than 16 bytes")
+        raise PseudonymKeyError(f"{KEY_ENV} holds fewer than 16 bytes")
     # one 32-byte HMAC key whatever the secret's length
     return hashlib.sha256(b"govlake pseudonym v1\0" + secret).digest()
 
@@ -195,7 +196,9 @@ def pseudonym_key(lake_root: str | Path | None = None) -> bytes:
     if path is not None and lake_root is not None:
         root = Path(lake_root).resolve()
         if path.resolve().is_relative_to(root):
-            raise KeyError_(f"the pseudonym key {path} must be kept outside the lake {root}")
+            raise PseudonymKeyError(
+                f"the pseudonym key {path} must be kept outside the lake {root}"
+            )
     return _key_material(os.environ.get(KEY_ENV) or None, str(path) if path else None)
 
 

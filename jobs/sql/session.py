@@ -43,7 +43,14 @@ from jobs.sql.policy import (
     grant,
     pseudonym_key,
 )
-from jobs.sql.views import literal, macro_sql, masked_select, pseudonymised_columns, quote
+from jobs.sql.views import (
+    literal,
+    macro_sql,
+    masked_select,
+    path_expr,
+    pseudonymised_columns,
+    quote,
+)
 
 
 class QueryFailed(RuntimeError):
@@ -231,7 +238,7 @@ class SqlSession:
         row.tables_read, row.columns_read = list(checked.tables), list(checked.columns)
         try:
             table, truncated = self._run(checked.executed_sql, params)
-        except (duckdb.Error, _Refused) as e:
+        except (duckdb.Error, Refused) as e:
             row.status = "failed"
             row.reason = _first_line(e)
             row.duration_ms = (time.perf_counter() - started) * 1000
@@ -274,11 +281,7 @@ class SqlSession:
         sql = f"SELECT {quote(column)} FROM {self._raw[table]} WHERE {match} = $1"
         division = self.grant.division_column(table)
         if division is not None:
-            head, *rest = division.split(".")
-            expr = quote(head)
-            for name in rest:
-                expr = f"struct_extract({expr}, {literal(name)})"
-            sql += f" AND starts_with({expr}, {literal(self.grant.division)})"
+            sql += f" AND starts_with({path_expr(division)}, {literal(self.grant.division)})"
         with self._lock:
             found = self._con.execute(sql + " LIMIT 1", [key]).fetchone()
         return found[0] if found else None
@@ -313,29 +316,21 @@ class SqlSession:
     def _run(self, sql: str, params: list | tuple | None = None) -> tuple[pa.Table, bool]:
         with self._lock, _Slot(self._spill.parent, self.user, self.limits.max_concurrent):
             self._interrupted = False
-            stop = _Watchdog(self._con, self.timeout_s, self.limits.memory_bytes)
+            stop = Watchdog(self._con, self.timeout_s, self.limits.memory_bytes)
             try:
-                reader = self._con.sql(sql, params=list(params) if params else None)
-                reader = reader.to_arrow_reader(8192)
-                batches, rows, size = [], 0, 0
-                for batch in reader:
-                    batches.append(batch)
-                    rows += batch.num_rows
-                    size += batch.nbytes
-                    if size > self.limits.max_result_bytes:
-                        raise _Refused(
-                            f"the result is larger than your role's "
-                            f"{self.limits.max_result_mb} MB; select fewer rows or columns"
-                        )
-                    if rows > self.max_rows:
-                        break
-                table = pa.Table.from_batches(batches, schema=reader.schema)
-                reader.close()
-                self._con.abort()  # stop a result not read to its end
+                rel = self._con.sql(sql, params=list(params) if params else None)
+                table = read_bounded(
+                    self._con,
+                    rel,
+                    max_rows=self.max_rows,
+                    max_bytes=self.limits.max_result_bytes,
+                    too_large=f"the result is larger than your role's "
+                    f"{self.limits.max_result_mb} MB; select fewer rows or columns",
+                )
             except duckdb.InterruptException:
                 if self._interrupted:
-                    raise _Refused("the query was cancelled") from None
-                raise _Refused(stop.reason()) from None
+                    raise Refused("the query was cancelled") from None
+                raise Refused(stop.reason()) from None
             finally:
                 stop.cancel()
         if table.num_rows > self.max_rows:
@@ -346,7 +341,7 @@ class SqlSession:
         """The version of every readable table this session reads (None: none for the date):
         the published state (jobs/publication.py), for ``as_of`` when given. Log tables
         (audit, lineage runs) are read whole, or as they stood at the end of ``as_of``."""
-        pub = publication.current(Path(self.root), self.as_of)
+        pub = self.publication = publication.current(Path(self.root), self.as_of)
         snapshots: dict[str, _Snapshot | None] = {}
         for table in sorted(t for t in self._tables if self.grant.may_read(t)):
             dtab = DeltaTable(f"{self.root}/{table.replace('.', '/')}")
@@ -429,7 +424,7 @@ _MAPS_LOCK = threading.Lock()
 _MAPS_KEPT = 32
 
 
-class _Refused(RuntimeError):
+class Refused(RuntimeError):
     """A query stopped by the session: over a limit, or cancelled."""
 
 
@@ -442,7 +437,29 @@ def _rss() -> int:
         return 0
 
 
-class _Watchdog:
+def read_bounded(con, rel, *, max_rows: int | None, max_bytes: int, too_large: str) -> pa.Table:
+    """The rows of ``rel`` read in batches: at most ``max_rows`` + 1 (so a caller can tell it
+    was cut), and refused with ``too_large`` once the batches exceed ``max_bytes``, before the
+    rest is built. The result not read to its end is stopped."""
+    reader = rel.to_arrow_reader(8192)
+    batches, rows, size = [], 0, 0
+    for batch in reader:
+        batches.append(batch)
+        rows += batch.num_rows
+        size += batch.nbytes
+        if size > max_bytes:
+            reader.close()
+            con.abort()
+            raise Refused(too_large)
+        if max_rows is not None and rows > max_rows:
+            break
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    reader.close()
+    con.abort()  # stop a result not read to its end
+    return table
+
+
+class Watchdog:
     """Interrupts a query that runs too long, or makes the process grow by more than the
     role's memory (DuckDB's own limit does not count what it builds outside its buffers, such as
     long strings and the result handed to Python)."""
@@ -469,6 +486,10 @@ class _Watchdog:
             if self._why:
                 self._con.interrupt()
                 return
+
+    def fired(self) -> bool:
+        """Whether the watchdog, not the client, stopped the query."""
+        return self._why is not None
 
     def reason(self) -> str:
         return self._why or "the query was interrupted"
@@ -513,7 +534,7 @@ class _Slot:
                 continue
             self._fd = fd
             return self
-        raise _Refused(
+        raise Refused(
             f"{self._user} already runs {self._limit} queries at once (the role's maximum)"
         )
 

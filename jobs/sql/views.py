@@ -83,11 +83,11 @@ def masked_select(
         sql += f" LEFT JOIN {maps[name]} AS {alias} ON gl_r.{quote(name)} = {alias}.gl_raw"
     division = grant.division_column(table)
     if division is not None:
-        sql += f" WHERE starts_with({_path_expr(division, 'gl_r.')}, {literal(grant.division)})"
+        sql += f" WHERE starts_with({path_expr(division, 'gl_r.')}, {literal(grant.division)})"
     return sql
 
 
-def _path_expr(path: str, prefix: str = "") -> str:
+def path_expr(path: str, prefix: str = "") -> str:
     head, *rest = path.split(".")
     expr = prefix + quote(head)
     for name in rest:

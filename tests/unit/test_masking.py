@@ -12,7 +12,7 @@ import pytest
 
 from jobs.sql.policy import (
     MASKS,
-    KeyError_,
+    PseudonymKeyError,
     apply_mask,
     is_pseudonym,
     mask_address,
@@ -86,17 +86,17 @@ def test_the_key_is_kept_outside_the_lake_and_private(tmp_path, monkeypatch):
     inside.write_text("x" * 64)
     os.chmod(inside, 0o600)
     monkeypatch.setenv("GOVLAKE_PSEUDONYM_KEY_FILE", str(inside))
-    with pytest.raises(KeyError_, match="outside the lake"):
+    with pytest.raises(PseudonymKeyError, match="outside the lake"):
         pseudonym_key(lake)
     loose = tmp_path / "loose.key"
     loose.write_text("y" * 64)
     os.chmod(loose, 0o644)
     monkeypatch.setenv("GOVLAKE_PSEUDONYM_KEY_FILE", str(loose))
-    with pytest.raises(KeyError_, match="readable or writable by group or others"):
+    with pytest.raises(PseudonymKeyError, match="readable or writable by group or others"):
         pseudonym_key(lake)
     monkeypatch.setenv("GOVLAKE_PSEUDONYM_KEY_FILE", str(tmp_path / "missing.key"))
     with pytest.raises(
-        KeyError_, match="no such pseudonym key file"
+        PseudonymKeyError, match="no such pseudonym key file"
     ):  # a named file is never made up
         pseudonym_key(lake)
 
