@@ -47,9 +47,7 @@ class Staging:
             self.area.mkdir(parents=True, exist_ok=True)
             folder = self.area / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             folder.mkdir(mode=0o700)
-            fd = os.open(folder / _OWNER, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._dir, self._lock = folder, fd
+            self._dir, self._lock = folder, hold(folder)
             atexit.register(self.close)
         return self._dir
 
@@ -90,7 +88,7 @@ def sweep(lake_root: Path) -> list[str]:
         if folder.is_symlink() or not folder.is_dir():
             folder.unlink(missing_ok=True)
             removed.append(folder.name)
-        elif _abandoned(folder):
+        elif is_abandoned(folder):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
     if removed:
@@ -106,11 +104,22 @@ def abandoned(lake_root: Path) -> list[str]:
     if not area.is_dir():
         return []
     return [
-        f.name for f in sorted(area.iterdir()) if f.is_symlink() or not f.is_dir() or _abandoned(f)
+        f.name
+        for f in sorted(area.iterdir())
+        if f.is_symlink() or not f.is_dir() or is_abandoned(f)
     ]
 
 
-def _abandoned(folder: Path) -> bool:
+def hold(folder: Path) -> int:
+    """Mark ``folder`` as in use by this process while the returned descriptor stays open (an
+    exclusive ``flock`` on its ``.owner``; it goes when the process dies, however it dies)."""
+    fd = os.open(folder / _OWNER, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def is_abandoned(folder: Path) -> bool:
+    """Whether no living process holds ``folder`` (see :func:`hold`)."""
     owner = folder / _OWNER
     try:
         fd = os.open(owner, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)

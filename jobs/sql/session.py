@@ -10,6 +10,7 @@ Each query goes through the guard (jobs/sql/guard.py), runs on DuckDB against ma
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import gc
@@ -30,7 +31,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from jobs import publication
+from jobs import publication, staging
 from jobs.delta import lake_tables
 from jobs.sql import audit
 from jobs.sql.guard import Checked, Denied, SqlGuard
@@ -126,7 +127,7 @@ class SqlSession:
             row.status, row.reason = "failed", str(e)
             audit.record(self.root, row)
             raise
-        self._spill = _spill_dir(self.user)
+        self._spill, self._spill_lock = _spill_dir(self.user)
         spill = access_conf().spill
         self._con = duckdb.connect(
             config={
@@ -300,6 +301,8 @@ class SqlSession:
     def close(self) -> None:
         self._con.close()
         shutil.rmtree(self._spill, ignore_errors=True)
+        with contextlib.suppress(OSError):  # closed once
+            os.close(self._spill_lock)
         # pyarrow scanners of registered datasets must end before the interpreter does
         # (delta-io/delta-rs#2184): drop them now
         self._snapshots.clear()
@@ -499,19 +502,26 @@ class Watchdog:
         self._thread.join()
 
 
-def _spill_dir(user: str) -> Path:
+_SESSION_FOLDER = re.compile(r"^.+-[0-9a-f]{32}$")
+
+
+def _spill_dir(user: str) -> tuple[Path, int]:
     """A private folder for one session's spill, under the configured spill directory (never
-    the working directory): made owner-only, removed when the session closes."""
+    the working directory): made owner-only, held by this process (jobs/staging.py) and removed
+    when the session closes. Folders of sessions whose process died are removed here."""
     base = os.environ.get("GOVLAKE_SQL_SPILL") or access_conf().spill.directory
     root = Path(base) if base else Path(tempfile.gettempdir()) / f"govlake-sql-{os.getuid()}"
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = root.lstat()
     if stat.S_ISLNK(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise ConfigError(f"spill directory {root} must be a folder of this user, mode 700")
+    for folder in root.iterdir():
+        if _SESSION_FOLDER.match(folder.name) and folder.is_dir() and staging.is_abandoned(folder):
+            shutil.rmtree(folder, ignore_errors=True)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", user)[:40]
     path = root / f"{safe}-{uuid.uuid4().hex}"
     path.mkdir(mode=0o700)
-    return path
+    return path, staging.hold(path)
 
 
 class _Slot:

@@ -86,3 +86,22 @@ def test_spill_goes_to_the_configured_folder_never_the_working_directory(sql_lak
         spill = s._spill
     assert not spill.exists()  # removed with the session
     assert set(Path.cwd().iterdir()) == before
+
+
+def test_spill_of_a_killed_session_is_removed_by_the_next(sql_lake):
+    from jobs import staging
+
+    root = Path(os.environ["GOVLAKE_SQL_SPILL"])
+    dead = root / f"gone-{'a' * 32}"  # its process was killed: no lock held
+    dead.mkdir(mode=0o700)
+    (dead / "spilled.tmp").write_bytes(b"x")
+    os.utime(dead, (1, 1))
+    alive = root / f"busy-{'b' * 32}"  # another living session's
+    alive.mkdir(mode=0o700)
+    lock = staging.hold(alive)
+    try:
+        with SqlSession(sql_lake, role="city_analyst") as s:
+            s.query("SELECT 1 AS x")
+        assert not dead.exists() and alive.exists() and (root / "slots").exists()
+    finally:
+        os.close(lock)
