@@ -11,7 +11,9 @@ verifiers allow offline guessing of passwords, and whoever writes the file choos
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -148,22 +150,36 @@ def add(
     check_name(name)
     _check_role(role, division)
     check_password(password)
-    users = _load_or_empty(path)
-    if name in users:
-        raise UsersFileError(f"user {name} exists already (use `govlake users passwd`)")
-    now = _now()
     verifier = make_verifier(password, max(iterations, MIN_ITERATIONS)).text()
-    users[name] = User(name, role, division or None, verifier, False, now, now)
-    save(path, users)
+    with _editing(path):
+        users = _load_or_empty(path)
+        if name in users:
+            raise UsersFileError(f"user {name} exists already (use `govlake users passwd`)")
+        now = _now()
+        users[name] = User(name, role, division or None, verifier, False, now, now)
+        save(path, users)
     return users[name]
 
 
+@contextlib.contextmanager
+def _editing(path: Path):
+    """Hold the users file for one read-modify-write: two `govlake users` run at once must not
+    lose each other's change (an flock on the folder holding it: no lock file beside it)."""
+    fd = os.open(Path(path).parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _change(path: str | Path, name: str, **changes) -> User:
-    users = load(path)
-    if name not in users:
-        raise UsersFileError(f"{path}: no user {name}")
-    users[name] = replace(users[name], updated_at=_now(), **changes)
-    save(path, users)
+    with _editing(Path(path)):
+        users = load(path)
+        if name not in users:
+            raise UsersFileError(f"{path}: no user {name}")
+        users[name] = replace(users[name], updated_at=_now(), **changes)
+        save(path, users)
     return users[name]
 
 

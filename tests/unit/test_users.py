@@ -154,3 +154,23 @@ def test_the_users_commands(tmp_path):
         ["serve", "sql", "--lake", str(tmp_path), "--users", path, "--require-tls"],
     )
     assert refused.exit_code != 0 and "--require-tls needs" in refused.output
+
+
+def test_users_added_at_the_same_time_are_all_kept(tmp_path):
+    import threading
+
+    path = tmp_path / "users.json"
+    names = [f"user{i}" for i in range(6)]
+    threads = [
+        threading.Thread(
+            target=users_file.add,
+            args=(path,),
+            kwargs={"name": n, "role": "city_analyst", "division": None, "password": "p" * 12},
+        )
+        for n in names
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(users_file.load(path)) == names
