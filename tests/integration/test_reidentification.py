@@ -27,6 +27,7 @@ DIVISION = re.compile(r"(?<!\d)\d{6}(?!\d)")
 DATE_TEXT = re.compile(r"(?<!\d)(19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?!\d)")
 SUFFIX = re.compile(r"(?<![\dX])\d{3}[\dX](?![\dX])")
 PARTIAL_MASK = re.compile(r"\d{6}\*+[\dX]{4}")
+PSEUDONYM = re.compile(r"P[0-9A-F]{23}")
 
 
 def _identifiers(lake: Path) -> set[str]:
@@ -72,12 +73,12 @@ def attack(rows: list[dict], ids: set[str]) -> dict[str, set[str]]:
             texts = [v for v in values if isinstance(v, str)]
             divisions, dates, suffixes = set(), set(), set()
             for text in texts:
-                found["whole"] |= {m for m in ID.findall(text) if m in ids}
-                for m in ID.finditer(text):
-                    if m.group(0) in ids:
-                        found["whole"].add(m.group(0))
+                found["whole"] |= {m.group(0) for m in ID.finditer(text) if m.group(0) in ids}
                 if PARTIAL_MASK.search(text):
                     found["partial_mask"].add(text)
+                # a pseudonym's hex digits are a keyed hash, independent of the identifier: digit
+                # runs in it carry nothing to rebuild from (and would match real IDs by chance)
+                text = PSEUDONYM.sub(" ", text)
                 divisions |= set(DIVISION.findall(text))
                 dates |= {m.group(0) for m in DATE_TEXT.finditer(text)}
                 suffixes |= set(SUFFIX.findall(text.replace("*", " ")))
