@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock
 install: $(STAMP)  ## create .venv and install the pinned dependencies
 
 demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where to look
-	$(VENV)/bin/govlake generate --persons $(PERSONS) --days $(DAYS) --out var/landing
+	$(PY) -m samplecity --persons $(PERSONS) --days $(DAYS) --out var/landing
 	$(VENV)/bin/govlake run --landing var/landing --lake var/lake
 	@echo
 	@echo "The lake is in var/lake (Delta tables, one folder per layer.table):"
@@ -51,7 +51,7 @@ test-all: $(STAMP)  ## everything
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 bench: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 100k and 1M persons
 	$(PY) bench/ingest_bench.py --persons 100000 1000000

@@ -52,7 +52,16 @@ def bench_dirs(persons: int, seed: int) -> tuple[Path, Path]:
 
 def stage_command(city: Path, lake: Path, stage: str, day: str) -> list[str]:
     """`govlake run` of one stage for one business date."""
-    cmd = [sys.executable, "-m", "jobs.cli", "run", "--landing", str(city), "--lake", str(lake)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs.serving.cli",
+        "run",
+        "--landing",
+        str(city),
+        "--lake",
+        str(lake),
+    ]
     return cmd + ["--stage", stage, "--from", day, "--to", day]
 
 
@@ -62,7 +71,7 @@ def manifest_rows(landing: Path, date: str) -> int:
 
 def main() -> None:
     args = bench_args(__doc__)
-    govlake = [sys.executable, "-m", "jobs.cli"]
+    govlake = [sys.executable, "-m", "jobs.serving.cli"]
     print(
         f"{'persons':>9} {'gen s':>7} {'gen GiB':>8} {'rows':>10} {'files':>6} {'ingest s':>9} "
         f"{'rows/s':>9} {'peak GiB':>9}"
@@ -72,8 +81,9 @@ def main() -> None:
         if not (city / "_truth" / "params.json").exists():
             gen_s, gen_gib = measured(
                 [
-                    *govlake,
-                    "generate",
+                    sys.executable,
+                    "-m",
+                    "samplecity",
                     "--persons",
                     str(n),
                     "--days",

@@ -38,9 +38,9 @@ def build(persons: int, days: int) -> Path:
     landing, lake = base / "landing", base / "lake"
     if not (lake / "lineage" / "publications").exists():
         shutil.rmtree(base, ignore_errors=True)
-        cli = [sys.executable, "-m", "jobs.cli"]
+        cli = [sys.executable, "-m", "jobs.serving.cli"]
         subprocess.run(
-            [*cli, "generate", "--persons", str(persons), "--days", str(days), "--out", str(landing)],
+            [sys.executable, "-m", "samplecity", "--persons", str(persons), "--days", str(days), "--out", str(landing)],
             check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         t0 = time.time()
@@ -57,7 +57,7 @@ def footprint(lake: Path) -> dict[str, tuple[int, int, int]]:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-    from jobs.delta import lake_tables
+    from jobs.platform.delta import lake_tables
 
     out = {}
     for t in lake_tables(lake):
@@ -71,7 +71,7 @@ def footprint(lake: Path) -> dict[str, tuple[int, int, int]]:
 
 def latency(lake: Path, repeat: int = 5) -> dict[str, tuple[float, float]]:
     """{query: (first, median of the rest) in ms}, a fresh session each time (as a user has)."""
-    from jobs.sql.session import SqlSession
+    from jobs.serving.sql.session import SqlSession
 
     out = {}
     for name, role, sql in QUERIES:
@@ -85,7 +85,7 @@ def latency(lake: Path, repeat: int = 5) -> dict[str, tuple[float, float]]:
 
 
 def grow_audit(lake: Path, n: int) -> None:
-    from jobs.sql.session import SqlSession
+    from jobs.serving.sql.session import SqlSession
 
     session = SqlSession(lake, role="city_analyst", user="bench")
     for i in range(n):
@@ -106,7 +106,7 @@ def main() -> None:
     shutil.copytree(source, lake)
     grow_audit(lake, args.queries)
     before, slow = footprint(lake), latency(lake)
-    from jobs.maintenance import maintain
+    from jobs.platform.maintenance import maintain
 
     t0 = time.time()
     maintain(lake)
@@ -133,8 +133,8 @@ def main() -> None:
         (a, b), (c, d) = slow[name], fast[name]
         print(f"{name:<34} {a:>12.0f} / {b:<11.0f} {c:>12.0f} / {d:<11.0f}")
     # --as-of still reads every published date
-    from jobs import publication
-    from jobs.sql.session import SqlSession
+    from jobs.platform import publication
+    from jobs.serving.sql.session import SqlSession
 
     dates = sorted({p.business_date for p in publication.publications(lake)})
     for d in dates:

@@ -42,7 +42,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "jobs.cli",
+                "jobs.serving.cli",
                 "report",
                 "--lake",
                 str(lake),

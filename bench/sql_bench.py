@@ -54,7 +54,7 @@ def main() -> None:
     import pyarrow as pa
     from deltalake import DeltaTable, QueryBuilder
 
-    from jobs.sql.session import SqlSession
+    from jobs.serving.sql.session import SqlSession
 
     print(
         f"{'persons':>9}  {'query':<28} {'role':<16} {'rows':>6} {'first ms':>9} {'median ms':>10}"

@@ -37,7 +37,7 @@ def _free_port() -> int:
 
 
 def _start(lake: Path, users: Path, port: int, env: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "jobs.cli", "serve", "sql", "--lake", str(lake)]
+    cmd = [sys.executable, "-m", "jobs.serving.cli", "serve", "sql", "--lake", str(lake)]
     cmd += ["--users", str(users), "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -96,7 +96,7 @@ def main() -> None:
     args = bench_args(__doc__)
     from deltalake import DeltaTable
 
-    from jobs.sql.policy import pseudonym
+    from jobs.platform.policy import pseudonym
 
     print(
         f"{'persons':>9}  {'query':<34} {'role':<16} {'clients':>7} {'queries':>8} "
@@ -112,7 +112,7 @@ def main() -> None:
         env = dict(os.environ)
         env.setdefault("GOVLAKE_PSEUDONYM_KEY", "bench-only-key-" + "0" * 32)
         users = work / "users.json"
-        from jobs.serve import users as user_file
+        from jobs.serving.server import users as user_file
 
         for kind, role in ROLES.items():
             for i in range(max(CLIENTS)):

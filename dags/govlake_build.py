@@ -1,5 +1,5 @@
-"""Builds triggered by assets: 基础库 base libraries → 多源校核 quality → 主题库 themes →
-政务数据目录 catalogue and lineage.
+"""Builds triggered by assets, one DAG per stage of jobs/pipeline/stages.py: 基础库 base
+libraries → 多源校核 quality → 主题库 themes → scores → 政务数据目录 catalogue and lineage.
 
 ``govlake_base`` runs when any source's bronze asset is updated, and each later stage when the
 one before it emits its asset. A run builds the business dates its triggering events name, in
@@ -14,18 +14,11 @@ from airflow.sdk import DAG, AssetAny
 from jobs.orchestration import schedule, tasks
 from jobs.orchestration.operators import GovlakeOperator
 
-DESCRIPTIONS = {
-    "base": "基础库: person links, 人口库, 法人库, 电子证照库",
-    "quality": "多源校核: expectations, cross-source findings, GB/T 36344 scores",
-    "themes": "主题库: 一人一档, 一企一档",
-    "catalog": "政务数据目录 (目录—数据—系统) and column lineage",
-}
-
 
 def build_dag(stage: str) -> DAG:
     with DAG(
         dag_id=f"govlake_{stage}",
-        description=DESCRIPTIONS[stage],
+        description=schedule.DESCRIPTIONS[stage],
         schedule=AssetAny(*schedule.upstream_assets(stage)),
         start_date=schedule.start_date(),
         end_date=schedule.end_date(),

@@ -1,6 +1,6 @@
 """Run recording: what a job read and wrote, with Delta versions (lineage.runs, table_edges).
 
-The recorder only collects what it is handed; jobs/lake.py hands it every read and write and
+The recorder only collects what it is handed; jobs/platform/lake.py hands it every read and write and
 persists the rows it builds. It imports nothing from jobs/.
 """
 

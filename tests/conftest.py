@@ -4,6 +4,7 @@ generated city ingested once, which the integration tests read."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 import secrets
 import shutil
@@ -14,12 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from jobs.generate.main import GenerateOptions, generate
+from samplecity.main import GenerateOptions, generate
 
 
 def pytest_configure(config):
     """The suite's own pseudonym key and spill folder (subprocesses inherit them), so tests
     never touch ~/.config/govlake or the system temp folder's shared spill."""
+    main = sys.modules["__main__"]
+    if not hasattr(main, "__file__") and getattr(main, "__spec__", None) is None:
+        # a pytest-xdist worker: pyspark's Spark Connect takes a __main__ without a file for a
+        # doctest run and exits the process; the worker's __main__ is execnet's bootstrap
+        main.__file__ = "<pytest-xdist worker>"
     if "GOVLAKE_PSEUDONYM_KEY_FILE" not in os.environ and "GOVLAKE_PSEUDONYM_KEY" not in os.environ:
         folder = Path(tempfile.mkdtemp(prefix="govlake-test-key-"))
         key = folder / "pseudonym.key"
@@ -33,7 +39,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def spark():
-    from jobs.engine import get_spark, stop
+    from jobs.platform.engine import get_spark, stop
 
     session = get_spark()
     yield session
@@ -42,7 +48,7 @@ def spark():
 
 @pytest.fixture
 def lake(spark, tmp_path):
-    from jobs.lake import Lake
+    from jobs.platform.lake import Lake
 
     return Lake(tmp_path / "lake", spark)
 
@@ -60,23 +66,47 @@ CITY_OPTIONS = GenerateOptions(
 )
 
 
+def _built_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once per test run, however many xdist workers ask: the first builds
+    under an flock, the others wait for it and use what it built. Callers copy before writing."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, shared by the workers
+    target = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / f"shared-{name}.done").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            build(target)
+            (root / f"shared-{name}.done").touch()
+    return target
+
+
 @pytest.fixture(scope="session")
 def city(tmp_path_factory) -> Path:
-    """A small sample city (landing zone + _truth), generated once per test session."""
-    out = tmp_path_factory.mktemp("city") / "landing"
-    generate(out, CITY_OPTIONS, log=lambda m: None)
-    return out
+    """A small sample city (landing zone + _truth), generated once per test run."""
+    shared = _built_once(
+        tmp_path_factory,
+        "city",
+        lambda out: generate(out / "landing", CITY_OPTIONS, log=lambda m: None),
+    )
+    return shared / "landing"
 
 
 @pytest.fixture(scope="session")
 def city_lake(spark, city, tmp_path_factory):
-    """The sample city run through `govlake run` into a lake (once per session)."""
-    from jobs.lake import Lake
-    from jobs.runner import run_pipeline
+    """The sample city run through `govlake run` into a lake: built once per test run, and
+    each worker reads and writes its own copy."""
+    from jobs.pipeline.runner import run_pipeline
+    from jobs.platform.lake import Lake
 
+    def build(folder: Path) -> None:
+        run_pipeline(city, folder / "lake", echo=lambda m: None)
+
+    shared = _built_once(tmp_path_factory, "city-lake", build) / "lake"
     root = tmp_path_factory.mktemp("lake") / "lake"
-    reports = run_pipeline(city, root, echo=lambda m: None)
-    return Lake(root, spark), reports
+    shutil.copytree(shared, root, symlinks=True)
+    return Lake(root, spark)
 
 
 @pytest.fixture(scope="session")
@@ -85,13 +115,14 @@ def cli_city(tmp_path_factory):
     (shared with the quality acceptance tests: one run of the whole pipeline)."""
     root = tmp_path_factory.mktemp("cli-city")
     landing, lake = root / "landing", root / "lake"
-    cli = [sys.executable, "-m", "jobs.cli"]
+    cli = [sys.executable, "-m", "jobs.serving.cli"]
     gen = subprocess.run(
-        [*cli, "generate", "--persons", "20000", "--days", "3", "--seed", "11"]
+        [sys.executable, "-m", "samplecity", "--persons", "20000", "--days", "3", "--seed", "11"]
         + ["--out", str(landing)],
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=Path(__file__).resolve().parents[1],  # the generator runs from a checkout
     )
     assert gen.returncode == 0, gen.stderr
     run = subprocess.run(
@@ -106,7 +137,7 @@ def cli_city(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sql_lake(city_lake, tmp_path_factory) -> Path:
     """A copy of the sample city's lake for the SQL interface, whose audit rows it receives."""
-    lake, _ = city_lake
+    lake = city_lake
     root = tmp_path_factory.mktemp("sql") / "lake"
     shutil.copytree(lake.root, root, ignore=shutil.ignore_patterns("_staging", "_gx"))
     return root

@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from jobs.config import delivery_due
-from jobs.ingest.manifest import delivery_state
+from jobs.pipeline.ingest.manifest import delivery_state
+from jobs.platform.config import delivery_due
 
 
 def outcome(landing: Path, source_id: str, business_date: dt.date, now: dt.datetime) -> dict | None:

@@ -16,10 +16,10 @@ from typing import Any
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from jobs.config import delivery_due
 from jobs.orchestration import schedule
 from jobs.orchestration.delivery import outcome
 from jobs.orchestration.triggers import DeliveryTrigger
+from jobs.platform.config import delivery_due
 
 
 class DeliverySensor(BaseSensorOperator):

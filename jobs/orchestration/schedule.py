@@ -24,7 +24,8 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
-from jobs.config import CatalogEntry, catalog, conf_file, project_dir
+from jobs.pipeline.stages import STAGES
+from jobs.platform.config import CatalogEntry, catalog, conf_file, project_dir
 
 # Beijing time. A FixedTimezone object: the string "+08:00" does not serialise.
 TZ = pendulum.FixedTimezone(8 * 3600, name="+08:00")
@@ -39,12 +40,9 @@ CYCLES = {
 }
 
 # downstream DAGs, in stage order: (stage, upstream assets' stage); bronze is the ingestion DAGs
-BUILD_STAGES = [
-    ("base", "bronze"),
-    ("quality", "base"),
-    ("themes", "quality"),
-    ("catalog", "themes"),
-]
+# (stage, the stage whose asset triggers it), from the one registry of stages
+BUILD_STAGES = [(s.name, before.name) for before, s in zip(STAGES, STAGES[1:], strict=False)]
+DESCRIPTIONS = {s.name: s.description for s in STAGES}
 
 
 def lake_dir() -> Path:

@@ -42,9 +42,9 @@ LEASE_WAIT_SECONDS = 1800  # a task waits this long for another writer (then fai
 def _writer():
     """The lake for a task that writes: the writer lease held (waiting for another writer,
     e.g. an operator's `govlake run`), what a killed task left swept, all released at the end."""
-    from jobs.engine import get_spark
-    from jobs.lake import Lake
-    from jobs.staging import sweep
+    from jobs.platform.engine import get_spark
+    from jobs.platform.lake import Lake
+    from jobs.platform.staging import sweep
 
     lake = Lake(schedule.lake_dir(), get_spark())
     wait = float(os.environ.get("GOVLAKE_LEASE_WAIT", LEASE_WAIT_SECONDS))
@@ -74,7 +74,7 @@ def _emit(context, asset, dates: list[dt.date], **extra) -> None:
 def ingest(source_id: str, delivery: dict | None, **context) -> dict:
     """Ingest the source's delivery of the run's date, whatever the sensor found; a missing
     delivery empties the date's slice and is recorded (its timeliness fails in quality)."""
-    from jobs.ingest.run import ingest_date
+    from jobs.pipeline.ingest.run import ingest_date
 
     date = schedule.business_date(context)
     delivery = delivery or {"status": "unchecked", "detail": "no sensor result"}
@@ -124,10 +124,11 @@ def confirm_delivery(ingested: dict, **context) -> str:
 
 def build(stage: str, **context) -> dict:
     """Run the stage for the triggering events' dates (base: from the earliest forward). The
-    last stage (the catalogue) publishes each date it completes (jobs/publication.py)."""
-    from jobs.ingest.entries import record_landing, summary
-    from jobs.publication import publish
-    from jobs.stages import STAGES, RunContext
+    last stage (the catalogue) publishes each date it completes (jobs/platform/publication.py)."""
+    from jobs.pipeline.ingest.entries import record_landing, summary
+    from jobs.pipeline.stage import RunContext
+    from jobs.pipeline.stages import STAGES
+    from jobs.platform.publication import publish
     from lineage.recorder import code_version
 
     runner = {s.name: s for s in STAGES}[stage]
@@ -195,7 +196,7 @@ def base_dates(
     be older than the build that took it in), unless ``force``; from the first date rebuilt,
     every later one is rebuilt too, since the tables hold one date's state at a time.
     """
-    from jobs.config import catalog
+    from jobs.platform.config import catalog
 
     history = ingest_history(lake_root)
     ingested = history.sources
@@ -234,8 +235,8 @@ class IngestHistory:
 
 
 def ingest_history(lake_root: Path) -> IngestHistory:
-    from jobs.delta import query
-    from jobs.stages import BASE_LAST_JOB
+    from jobs.pipeline.stage import BASE_LAST_JOB
+    from jobs.platform.delta import query
 
     root = Path(lake_root)
     history = IngestHistory({}, {}, {})

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from jobs.config import delivery_due
 from jobs.orchestration.delivery import outcome
+from jobs.platform.config import delivery_due
 
 
 class DeliveryTrigger(BaseTrigger):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jobs.delta import lake_tables, read_table
+from jobs.platform.delta import lake_tables, read_table
 
 # tables about runs and queries, not about the data: they differ between any two runs
 RUN_TABLES = {"lineage.runs", "lineage.table_edges", "lineage.publications", "audit.queries"}

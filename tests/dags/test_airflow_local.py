@@ -13,8 +13,8 @@ import urllib.request
 
 import pytest
 
-from jobs.config import catalog
-from jobs.generate.main import GenerateOptions, generate
+from jobs.platform.config import catalog
+from samplecity.main import GenerateOptions, generate
 from tests.dags.airflow_home import REPO
 
 pytestmark = pytest.mark.slow

@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from jobs.config import catalog
-from jobs.delta import read_rows
-from jobs.generate.main import generate
+from jobs.platform.config import catalog
+from jobs.platform.delta import read_rows
+from samplecity.main import generate
 from tests.conftest import CITY_OPTIONS
 from tests.dags.airflow_home import REPO
 from tests.dags.lake_compare import differences
@@ -32,7 +32,7 @@ OPTIONS = dataclasses.replace(CITY_OPTIONS, persons=300, days=2, seed=5)
 @pytest.fixture(scope="module")
 def runs(spark, tmp_path_factory):
     """(reference lake from govlake run, Airflow's lake, Airflow's output, {dag run summaries})."""
-    from jobs.runner import run_pipeline
+    from jobs.pipeline.runner import run_pipeline
 
     root = tmp_path_factory.mktemp("airflow-city")
     landing = root / "landing"
@@ -41,7 +41,7 @@ def runs(spark, tmp_path_factory):
     steps = [["ingest", s, d] for d in DATES for s in sorted(catalog())]
     steps += [["build", "base", DATES], ["build", "quality", "upstream"]]
     steps += [["ingest", "gaj_hjrk", DATES[0]], ["build", "base", [DATES[0]]]]
-    steps += [["build", stage, "upstream"] for stage in ("quality", "themes", "catalog")]
+    steps += [["build", stage, "upstream"] for stage in ("quality", "themes", "scores", "catalog")]
     # Airflow in its own process while govlake run makes the reference here: both are mostly
     # single-threaded Python, and the two cores are better shared than taken in turn
     log = root / "chain.log"  # the task logs, for whoever reads a failure (a file: a pipe
@@ -103,7 +103,7 @@ def test_a_delivery_missing_past_its_sla_is_recorded_and_said(runs):
     # the rerun of the first date rebuilt every later date, at each stage
     built = [(s, r["tasks"][s]["value"]["built"]) for (k, s, _), r in done if k == "build"]
     assert built == [
-        (s, DATES) for s in ("base", "quality", "base", "quality", "themes", "catalog")
+        (s, DATES) for s in ("base", "quality", "base", "quality", "themes", "scores", "catalog")
     ]
 
 
@@ -120,7 +120,8 @@ def test_openlineage_task_events_name_the_datasets_govlake_names(runs):
         e
         for e in _events(lake / "_openlineage" / "airflow.jsonl")
         if e["eventType"] == "COMPLETE"
-        and e["job"]["name"].partition(".")[2] in ("ingest", "base", "quality", "themes", "catalog")
+        and e["job"]["name"].partition(".")[2]
+        in ("ingest", "base", "quality", "themes", "scores", "catalog")
     ]
     assert len(tasks) == len(done)
     children: dict[str, list[dict]] = {}

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from jobs.config import catalog
 from jobs.orchestration.tasks import base_dates
+from jobs.platform.config import catalog
 
 D1, D2, D3 = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)
 

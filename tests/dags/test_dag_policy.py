@@ -13,14 +13,15 @@ import sys
 import pytest
 import yaml
 
-from jobs.config import catalog
+from jobs.platform.config import catalog
 from tests.dags.airflow_home import REPO
 
 BUILDS = {
     "govlake_base": None,  # every source's bronze asset
     "govlake_quality": ["govlake.base"],
     "govlake_themes": ["govlake.quality"],
-    "govlake_catalog": ["govlake.themes"],
+    "govlake_scores": ["govlake.themes"],
+    "govlake_catalog": ["govlake.scores"],
 }
 CRON = {"daily": "0 0 * * *", "weekly": "0 0 * * 1", "monthly": "0 0 1 * *"}
 

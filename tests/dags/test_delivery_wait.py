@@ -12,11 +12,11 @@ import pendulum
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
-from jobs.config import delivery_due as due
 from jobs.orchestration.delivery import outcome
 from jobs.orchestration.operators import DeliverySensor
 from jobs.orchestration.schedule import TZ
 from jobs.orchestration.triggers import DeliveryTrigger
+from jobs.platform.config import delivery_due as due
 from tests.integration.landing_kit import deliver
 
 SOURCE = "mzj_hydj"

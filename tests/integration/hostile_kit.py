@@ -13,8 +13,8 @@ import json
 import shutil
 from pathlib import Path
 
-from jobs import delta
-from jobs.generate.main import GenerateOptions, generate
+from jobs.platform import delta
+from samplecity.main import GenerateOptions, generate
 
 D = dt.date(2026, 11, 2)
 SECRET = "TOP-SECRET-7f3a9c-不应出现"  # planted outside the landing zone; must never reach the lake

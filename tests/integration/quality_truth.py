@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from deltalake import DeltaTable
 
-from jobs.config import extract_schema
-from jobs.generate.codes import id_check_chars
+from jobs.platform.config import extract_schema
+from samplecity.codes import id_check_chars
 
 ID_FAULTS = {"id_wrong_check", "id_digit_typo", "id_transposition"}
 HALF = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")

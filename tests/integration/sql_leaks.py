@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from jobs.config import extract_schemas
-from jobs.delta import read_table
-from jobs.sql.policy import LEVELS
+from jobs.platform.config import extract_schemas
+from jobs.platform.delta import read_table
+from jobs.platform.policy import LEVELS
 
 
 def _strings(value) -> Iterator[str]:

@@ -9,10 +9,10 @@ import pandas as pd
 import yaml
 from pyspark.sql import functions as F
 
-from jobs.base.history import version_as_of
-from jobs.base.link import person_references
-from jobs.base.person import build_person
-from jobs.config import PACKAGE_ROOT
+from jobs.pipeline.base.link import person_references
+from jobs.pipeline.base.person import build_person
+from jobs.platform.config import PACKAGE_ROOT
+from jobs.platform.history import version_as_of
 
 from .test_cli import govlake
 
@@ -21,7 +21,7 @@ METHODS = {"exact_id", "repaired_id", "probabilistic", "unresolved"}
 
 
 def test_every_person_reference_is_linked_or_unresolved(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     links = lake.read("silver.person_link")
     refs = person_references(lake, LAST)
     assert links.count() == refs.count()  # one row per reference, none dropped
@@ -42,7 +42,7 @@ def test_every_person_reference_is_linked_or_unresolved(city_lake):
 
 
 def test_corrupted_numbers_are_repaired_to_the_right_person(city, city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     faults = pd.read_csv(city / "_truth" / "row_faults.csv", dtype=str, keep_default_na=False)
     faults = faults[
         faults["fault"].isin(["id_wrong_check", "id_digit_typo", "id_transposition", "id_legacy15"])
@@ -67,7 +67,7 @@ def test_corrupted_numbers_are_repaired_to_the_right_person(city, city_lake):
 
 
 def test_every_value_names_its_source(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     p = lake.read("silver.person").toPandas()
     for a in ("name", "sex", "birth_date", "marital_status", "address"):
         has = p[a].notna()
@@ -87,7 +87,7 @@ def test_every_value_names_its_source(city_lake):
 
 
 def test_non_residents_are_people_too_but_licence_holders_alone_are_not(city, city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     p = lake.read("silver.person")
     assert p.filter(~F.col("is_resident") & (F.col("name_source") == "mzj_hydj")).count() > 0
     conflicts = pd.read_csv(city / "_truth" / "conflicts.csv", dtype=str, keep_default_na=False)
@@ -98,7 +98,7 @@ def test_non_residents_are_people_too_but_licence_holders_alone_are_not(city, ci
 
 
 def test_legal_persons_and_licences(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     lp = lake.read("silver.legal_person")
     kinds = {r["org_kind"] for r in lp.select("org_kind").distinct().collect()}
     assert kinds == {"enterprise", "social_org"}
@@ -118,7 +118,7 @@ def test_legal_persons_and_licences(city_lake):
 
 
 def test_changing_an_authority_is_a_configuration_change(city_lake, tmp_path, monkeypatch):
-    lake, _ = city_lake
+    lake = city_lake
     project = tmp_path / "project"
     shutil.copytree(PACKAGE_ROOT / "conf", project / "conf")
     shutil.copytree(PACKAGE_ROOT / "schemas", project / "schemas")
@@ -137,7 +137,7 @@ def test_changing_an_authority_is_a_configuration_change(city_lake, tmp_path, mo
 
 
 def test_history_gives_each_dates_state(city, city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     versions = [version_as_of(lake, "silver.person", dt.date(2026, 11, d))[0] for d in (2, 3, 4)]
     assert versions == sorted(set(versions))
     dead = [lake.read("silver.person", version=v).filter("is_deceased").count() for v in versions]
@@ -160,7 +160,7 @@ def test_history_gives_each_dates_state(city, city_lake):
 
 
 def test_show_prints_a_masked_person_as_of_a_date(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     version, _ = version_as_of(
         lake, "silver.person", dt.date(2026, 11, 3)
     )  # someone known on that date
@@ -170,7 +170,7 @@ def test_show_prints_a_masked_person_as_of_a_date(city_lake):
         .select("person_id")
         .first()[0]
     )
-    from jobs.sql.policy import pseudonym
+    from jobs.platform.policy import pseudonym
 
     who = ["--lake", str(lake.root), "--role", "city_analyst"]
     r = govlake("show", "person", pid, *who, "--as-of", "2026-11-03")
@@ -188,7 +188,7 @@ def test_show_prints_a_masked_person_as_of_a_date(city_lake):
 
 
 def test_rebuilding_a_date_gives_the_same_people(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     links = lake.read("silver.person_link")
     again = build_person(lake, links, LAST)
     now = lake.read("silver.person").drop("_row_hash", "_changed_on")

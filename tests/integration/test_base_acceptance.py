@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from jobs.base.person import MARITAL_CATEGORY
+from jobs.pipeline.base.person import MARITAL_CATEGORY
 
 pytestmark = pytest.mark.slow
 

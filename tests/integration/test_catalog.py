@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from jobs.catalog.build import authorities, curated_conf, items_collected
-from jobs.config import catalog, extract_schemas
-from jobs.sql.session import SqlSession
+from jobs.pipeline.catalog.build import authorities, curated_conf, items_collected
+from jobs.platform.config import catalog, extract_schemas
+from jobs.serving.sql.session import SqlSession
 
 
 def _rows(lake, table: str) -> list[dict]:
@@ -12,7 +12,7 @@ def _rows(lake, table: str) -> list[dict]:
 
 
 def test_the_catalogue_covers_every_source_and_curated_table(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     resources = {r["table_name"]: r for r in _rows(lake, "catalog.resources")}
     for source_id, entry in catalog().items():
         row = resources[f"bronze.{source_id}"]
@@ -28,7 +28,7 @@ def test_the_catalogue_covers_every_source_and_curated_table(city_lake):
 
 
 def test_fields_carry_sensitivity_standard_and_authority(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     fields = _rows(lake, "catalog.fields")
     codes = {e.source_id: e.resource_code for e in catalog().values()}
     by_source = {(f["resource_code"], f["column_name"]): f for f in fields}
@@ -53,7 +53,7 @@ def test_fields_carry_sensitivity_standard_and_authority(city_lake):
 
 
 def test_duplicate_collection_lists_the_authority_and_the_others(city_lake, sql_lake):
-    lake, _ = city_lake
+    lake = city_lake
     items = {r["data_item"]: r for r in _rows(lake, "catalog.collections")}
     name = items["person.name"]
     assert name["authoritative_source"] == "gaj_hjrk" and name["duplicated"]

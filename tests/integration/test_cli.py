@@ -10,7 +10,7 @@ from .landing_kit import deliver, swdj
 
 def govlake(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli", *args],
+        [sys.executable, "-m", "jobs.serving.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -1,4 +1,4 @@
-"""Column lineage derived from the plans of writes (lineage/columns.py through jobs/lake.py)."""
+"""Column lineage derived from the plans of writes (lineage/columns.py through jobs/platform/lake.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.delta import read_rows
+from jobs.platform.delta import read_rows
 
 
 def _sources(lake, table: str) -> dict[str, set[tuple[str, str]]]:

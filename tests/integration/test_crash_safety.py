@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs import delta, publication
-from jobs.config import PACKAGE_ROOT
-from jobs.generate.main import GenerateOptions, generate
+from jobs.platform import delta, publication
+from jobs.platform.config import PACKAGE_ROOT
+from samplecity.main import GenerateOptions, generate
 from tests.dags.lake_compare import RUN_TABLES, differences, table_rows
 
 pytestmark = pytest.mark.slow
@@ -29,8 +29,8 @@ def two_dates(tmp_path_factory):
     stage and table of each of the run's writes, in order."""
     import datetime as dt
 
-    from jobs import faults
-    from jobs.runner import run_pipeline
+    from jobs.pipeline.runner import run_pipeline
+    from jobs.platform import faults
 
     root = tmp_path_factory.mktemp("crash")
     landing = root / "landing"
@@ -60,7 +60,16 @@ def two_dates(tmp_path_factory):
 
 
 def _run(landing: Path, lake: Path, **env) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "jobs.cli", "run", "--landing", str(landing), "--lake", str(lake)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs.serving.cli",
+        "run",
+        "--landing",
+        str(landing),
+        "--lake",
+        str(lake),
+    ]
     return subprocess.Popen(
         cmd, cwd=PACKAGE_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,

@@ -1,4 +1,4 @@
-"""The user's path, as slow tests: `govlake generate` then `govlake run` on a mid-sized city."""
+"""The user's path, as slow tests: `python -m samplecity` then `govlake run` on a mid-sized city."""
 
 from __future__ import annotations
 

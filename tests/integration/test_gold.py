@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 from pyspark.sql import functions as F
 
-from jobs.base.history import read_as_of
+from jobs.platform.history import read_as_of
 from tests.integration.gold_truth import relation_accuracy
 
 DAYS = [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
@@ -18,7 +18,7 @@ def _profiles(lake, day, columns):
 
 
 def test_one_profile_per_person_and_per_legal_person(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     people = lake.read("silver.person").count()
     g = lake.read("gold.person_profile")
     assert g.count() == people == g.select("person_id").distinct().count()
@@ -39,7 +39,7 @@ def test_one_profile_per_person_and_per_legal_person(city_lake):
 
 
 def test_gold_suites_pass_and_are_recorded(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     res = lake.read("quality.results").filter(F.col("table").startswith("gold.")).toPandas()
     for day in DAYS:
         r = res[res["_business_date"] == day]
@@ -50,14 +50,14 @@ def test_gold_suites_pass_and_are_recorded(city_lake):
 
 
 def test_relations_match_the_ground_truth(city_lake, city):
-    lake, _ = city_lake
+    lake = city_lake
     acc = relation_accuracy(city, lake.root)
     # the session city has high fault rates; the slow acceptance test holds 99% / 99.5%
     assert acc["spouse"] > 0.98 and acc["children"] > 0.97 and acc["legal_rep"] > 0.98, acc
 
 
 def test_open_findings_are_in_the_profile(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     f = lake.read("quality.findings").filter(
         (F.col("status") == "open") & (F.col("entity_kind") == "person")
     )
@@ -71,7 +71,7 @@ def test_open_findings_are_in_the_profile(city_lake):
 
 
 def test_a_marriage_shows_on_its_date_and_not_before(city_lake, city):
-    lake, _ = city_lake
+    lake = city_lake
     m = pd.read_parquet(city / "_truth" / "marriages.parquet")
     files = pd.read_csv(city / "_truth" / "files.csv", dtype=str)
     accepted = set(
@@ -93,7 +93,7 @@ def test_a_marriage_shows_on_its_date_and_not_before(city_lake, city):
 
 
 def test_a_death_shows_on_its_date_and_not_before(city_lake, city):
-    lake, _ = city_lake
+    lake = city_lake
     # deaths delivered (卫健 certificates) on a later date: deceased from that date, not before
     certs = (
         lake.read("bronze.wjw_swzm")
@@ -117,15 +117,15 @@ def test_a_death_shows_on_its_date_and_not_before(city_lake, city):
 
 
 def test_rebuilding_a_date_writes_nothing(city_lake):
-    from jobs.gold.run import build_themes
+    from jobs.pipeline.themes.run import build_themes
 
-    lake, _ = city_lake
+    lake = city_lake
     report = build_themes(lake, DAYS[-1])
     assert "changed +0 -0" in report.lines[0] and "changed +0 -0" in report.lines[1]
 
 
 def test_profile_command_shows_what_the_role_may_see(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     row = (
         lake.read("gold.person_profile")
         .filter(F.size("children") > 0)
@@ -133,9 +133,9 @@ def test_profile_command_shows_what_the_role_may_see(city_lake):
         .limit(1)
         .collect()[0]
     )
-    from jobs.sql.policy import pseudonym
+    from jobs.platform.policy import pseudonym
 
-    cli = [sys.executable, "-m", "jobs.cli", "profile", "person"]
+    cli = [sys.executable, "-m", "jobs.serving.cli", "profile", "person"]
     where = ["--lake", str(lake.root)]
     anonymous = subprocess.run([*cli, row["person_id"], *where], capture_output=True, text=True)
     assert anonymous.returncode != 0 and "--role" in anonymous.stderr  # no role, no profile

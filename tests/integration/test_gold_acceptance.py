@@ -5,8 +5,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from jobs.base.history import read_as_of
-from jobs.lake import Lake
+from jobs.platform.history import read_as_of
+from jobs.platform.lake import Lake
 from tests.integration.gold_truth import relation_accuracy
 
 pytestmark = pytest.mark.slow

@@ -18,12 +18,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from jobs import delta
-from jobs.config import PACKAGE_ROOT
-from jobs.ingest.bronze import ingest_source
-from jobs.ingest.entries import record_landing, summary
-from jobs.ingest.run import ingest_date
-from jobs.runner import RunFailed, run_pipeline
+from jobs.pipeline.ingest.bronze import ingest_source
+from jobs.pipeline.ingest.entries import record_landing, summary
+from jobs.pipeline.ingest.run import ingest_date
+from jobs.pipeline.runner import RunFailed, run_pipeline
+from jobs.platform import delta
+from jobs.platform.config import PACKAGE_ROOT
 
 from .hostile_kit import (
     SECRET,
@@ -193,7 +193,7 @@ def test_deep_json_is_quarantined_or_rejected_not_a_crash(lake, landing):
 
 
 def test_an_unexpected_error_in_one_file_stops_nothing_else(lake, landing, monkeypatch):
-    from jobs.ingest import readers
+    from jobs.pipeline.ingest import readers
 
     real = readers.READERS["text"]
 
@@ -215,7 +215,7 @@ def test_an_unexpected_error_in_one_file_stops_nothing_else(lake, landing, monke
 
 
 def test_a_failed_write_leaves_the_previous_slice_whole(lake, landing, monkeypatch):
-    from jobs.lake import Lake
+    from jobs.platform.lake import Lake
 
     ingest_source(lake, landing, "gaj_hjrk", D)
     before = {
@@ -481,7 +481,7 @@ def test_nothing_staged_outlives_its_run(lake, landing, tmp_path):
         [
             sys.executable,
             "-c",
-            "import os, signal, sys; from jobs.staging import Staging;"
+            "import os, signal, sys; from jobs.platform.staging import Staging;"
             "d = Staging(sys.argv[1]).job('ingest-gaj_hjrk');"
             "(d / 'part.parquet').write_bytes(b'130926200112195673');"
             "os.kill(os.getpid(), signal.SIGKILL)",
@@ -492,7 +492,7 @@ def test_nothing_staged_outlives_its_run(lake, landing, tmp_path):
     assert child.returncode == -signal.SIGKILL
     assert list((lake.root / "_staging").rglob("part.parquet"))
     # ... which the next run removes, while a live writer's folder stays
-    from jobs.staging import Staging
+    from jobs.platform.staging import Staging
 
     live = Staging(tmp_path / "other")
     live.area = lake.root / "_staging"
@@ -508,8 +508,8 @@ def test_nothing_staged_outlives_its_run(lake, landing, tmp_path):
 def test_a_name_swapped_for_a_link_after_listing_is_still_not_followed(tmp_path):
     """The listing said "file"; by the time it is opened it is a link (or a FIFO): the open
     itself refuses (O_NOFOLLOW, fstat), whatever the listing said."""
-    from jobs.ingest.landing import LandingZone
-    from jobs.ingest.records import FileRejected
+    from jobs.pipeline.ingest.landing import LandingZone
+    from jobs.pipeline.ingest.records import FileRejected
 
     secret = outside_secret(tmp_path)
     day = tmp_path / "landing" / "gaj_hjrk" / "2026-11-02"

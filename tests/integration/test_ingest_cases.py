@@ -8,11 +8,11 @@ import shutil
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import config
-from jobs.config import PACKAGE_ROOT
-from jobs.ingest.bronze import ingest_source
-from jobs.ingest.entries import record_landing, summary
-from jobs.ingest.run import ingest_date
+from jobs.pipeline.ingest.bronze import ingest_source
+from jobs.pipeline.ingest.entries import record_landing, summary
+from jobs.pipeline.ingest.run import ingest_date
+from jobs.platform import config
+from jobs.platform.config import PACKAGE_ROOT
 
 from .landing_kit import deliver, swdj
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.generate.deliver import FILE_FAULTS, PARSE_FAULTS, ROW_VALUE_FAULTS
-from jobs.ingest.bronze import ConservationError, check_conservation, ingest_source
+from jobs.pipeline.ingest.bronze import ConservationError, check_conservation, ingest_source
+from samplecity.deliver import FILE_FAULTS, PARSE_FAULTS, ROW_VALUE_FAULTS
 
 
 @pytest.fixture(scope="module")
@@ -25,13 +25,13 @@ def truth(city):
 
 @pytest.fixture(scope="module")
 def audit(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     return lake.read("audit.deliveries").toPandas()
 
 
 @pytest.fixture(scope="module")
 def quarantine_rows(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     return {(r["_file"], r["_row_number"]): r for r in lake.read("quarantine.rows").collect()}
 
 
@@ -50,7 +50,7 @@ def test_every_delivered_file_is_accounted_for_as_the_truth_says(truth, audit):
 
 
 def test_conservation_manifest_rows_equal_bronze_plus_quarantine(city_lake, audit):
-    lake, _ = city_lake
+    lake = city_lake
     counts: dict = {}
     for table in [f"bronze.{s}" for s in audit["source_id"].unique()] + ["quarantine.rows"]:
         if lake.exists(table):
@@ -67,7 +67,7 @@ def test_conservation_manifest_rows_equal_bronze_plus_quarantine(city_lake, audi
 def test_file_fault(fault, truth, audit, city_lake):
     """Each file-level fault of the spec: rejected with its reason, or accepted and reported."""
     files, _ = truth
-    lake, _ = city_lake
+    lake = city_lake
     hit = files[files["file_fault"] == fault]
     assert len(hit), f"the sample city has no {fault}"
     got = audit.set_index("file")
@@ -108,7 +108,7 @@ def test_unparsable_rows_go_to_quarantine_with_reason_and_raw(fault, truth, audi
 def test_value_faults_are_kept_in_bronze_as_delivered(fault, truth, audit, city_lake):
     """Value-level problems are not ingestion rejections: the row is in bronze as delivered."""
     _, faults = truth
-    lake, _ = city_lake
+    lake = city_lake
     accepted = set(audit.loc[audit["status"] == "accepted", "file"])
     hit = faults[(faults["fault"] == fault) & faults["file"].isin(accepted)].head(20)
     assert len(hit), f"the sample city has no {fault}"
@@ -132,7 +132,7 @@ def test_value_faults_are_kept_in_bronze_as_delivered(fault, truth, audit, city_
 
 def test_a_correction_replaces_the_earlier_delivery(truth, city_lake):
     files, _ = truth
-    lake, _ = city_lake
+    lake = city_lake
     superseded = files[files["expected_status"] == "superseded"]
     assert len(superseded)
     for src, group in superseded.groupby("source_id"):
@@ -157,7 +157,7 @@ def test_a_correction_replaces_the_earlier_delivery(truth, city_lake):
 
 
 def test_rerunning_a_date_gives_identical_tables(city, city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     date = dt.date(2026, 11, 3)
 
     def snapshot():
@@ -180,7 +180,7 @@ def test_rerunning_a_date_gives_identical_tables(city, city_lake):
 
 
 def test_conservation_failure_names_the_file(city, city_lake, spark):
-    lake, _ = city_lake
+    lake = city_lake
     date = dt.date(2026, 11, 4)
     result = ingest_source(lake, city, "wjw_swzm", date)
     accepted = [f.file for f in result.files if f.status == "accepted"]
@@ -194,7 +194,7 @@ def test_conservation_failure_names_the_file(city, city_lake, spark):
 
 
 def test_ingestion_is_recorded_in_lineage(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     runs = lake.read("lineage.runs").filter(F.col("job") == "ingest.gaj_hjrk").collect()
     assert len(runs) >= 3 and all(r["status"] == "success" for r in runs)
     edges = (
@@ -207,7 +207,7 @@ def test_ingestion_is_recorded_in_lineage(city_lake):
 
 
 def test_bronze_has_the_contract_columns(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     cols = set(lake.read("bronze.mzj_hydj").columns)
     assert {
         "_source_id",

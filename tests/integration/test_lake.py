@@ -1,4 +1,4 @@
-"""jobs/lake.py on real Sail + Delta: each guard against a Sail behaviour has a test here that
+"""jobs/platform/lake.py on real Sail + Delta: each guard against a Sail behaviour has a test here that
 fails without it (../shared/CONVENTIONS.md), plus merge, time travel, history and lineage."""
 
 from __future__ import annotations

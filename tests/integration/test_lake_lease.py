@@ -14,9 +14,9 @@ import time
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import lease, publication
-from jobs.config import PACKAGE_ROOT
-from jobs.runner import RunFailed, plan_dates
+from jobs.pipeline.runner import RunFailed, plan_dates
+from jobs.platform import lease, publication
+from jobs.platform.config import PACKAGE_ROOT
 
 D1, D2, D3 = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)
 
@@ -34,14 +34,14 @@ def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
     try:
         t0 = time.time()
         other = _python(
-            "import sys; from jobs import lease; lease.acquire(sys.argv[1])", str(tmp_path)
+            "import sys; from jobs.platform import lease; lease.acquire(sys.argv[1])", str(tmp_path)
         )
         assert time.time() - t0 < 30 and other.returncode != 0
         assert "another writer holds the lake" in other.stderr
         for part in (f"pid {os.getpid()}", "govlake run --landing var/landing", "since 20"):
             assert part in other.stderr
         waited = _python(
-            "import sys, time; from jobs import lease; t = time.time()\n"
+            "import sys, time; from jobs.platform import lease; t = time.time()\n"
             "try: lease.acquire(sys.argv[1], wait=1.5)\n"
             "except lease.LeaseHeld: print(round(time.time() - t, 1))",
             str(tmp_path),
@@ -49,19 +49,21 @@ def test_a_second_writer_fails_at_once_naming_the_holder(tmp_path):
         assert 1.4 <= float(waited.stdout) < 10
     finally:
         lease.release(tmp_path)
-    taken = _python("import sys; from jobs import lease; lease.acquire(sys.argv[1])", str(tmp_path))
+    taken = _python(
+        "import sys; from jobs.platform import lease; lease.acquire(sys.argv[1])", str(tmp_path)
+    )
     assert taken.returncode == 0, taken.stderr
 
 
 def test_a_dead_holders_lease_is_taken_over_and_logged(tmp_path, caplog):
     died = _python(
-        "import os, signal, sys; from jobs import lease; lease.acquire(sys.argv[1], command='x');"
+        "import os, signal, sys; from jobs.platform import lease; lease.acquire(sys.argv[1], command='x');"
         "os.kill(os.getpid(), signal.SIGKILL)",
         str(tmp_path),
     )
     assert died.returncode == -signal.SIGKILL
     assert lease.stale(tmp_path)["command"] == "x"
-    with caplog.at_level(logging.WARNING, logger="jobs.lease"):
+    with caplog.at_level(logging.WARNING, logger="jobs.platform.lease"):
         lease.acquire(tmp_path)
     try:
         assert "took over the lake's writer lease" in caplog.text and "running `x`" in caplog.text
@@ -72,7 +74,7 @@ def test_a_dead_holders_lease_is_taken_over_and_logged(tmp_path, caplog):
 
 def test_every_lake_write_needs_the_lease(lake, spark):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from jobs import lease; lease.acquire(sys.argv[1]);"
+        [sys.executable, "-c", "import sys, time; from jobs.platform import lease; lease.acquire(sys.argv[1]);"
          "print('held', flush=True); time.sleep(60)", str(lake.root)],
         cwd=PACKAGE_ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -105,15 +107,15 @@ def test_a_run_never_ends_behind_the_latest_published_date():
 
 # ------------------------------------------------------------------------------ publication
 def test_readers_see_the_published_state_not_the_latest_commits(city_lake, tmp_path):
-    from jobs.lake import Lake
-    from jobs.sql.session import SqlSession
+    from jobs.platform.lake import Lake
+    from jobs.serving.sql.session import SqlSession
 
-    src, _ = city_lake
+    src = city_lake
     root = tmp_path / "lake"
     import shutil
 
     shutil.copytree(src.root, root, ignore=shutil.ignore_patterns("_staging", "_govlake"))
-    from jobs.maintenance import doctor
+    from jobs.platform.maintenance import doctor
 
     doctor(root, repair=True)  # other tests of the session wrote to the source lake
     pub = publication.current(root)
@@ -149,7 +151,7 @@ def test_readers_see_the_published_state_not_the_latest_commits(city_lake, tmp_p
 
 
 def test_nothing_is_readable_before_the_first_publication(lake, spark):
-    from jobs.sql.session import SqlSession
+    from jobs.serving.sql.session import SqlSession
 
     lake.append(spark.createDataFrame([(1,)], "x int"), "silver.scratch")
     lake.close()
@@ -162,9 +164,9 @@ def test_doctor_finds_a_slice_without_its_audit_rows(city_lake, tmp_path):
 
     from deltalake import DeltaTable
 
-    from jobs.maintenance import doctor
+    from jobs.platform.maintenance import doctor
 
-    src, _ = city_lake
+    src = city_lake
     root = tmp_path / "lake"
     shutil.copytree(src.root, root, ignore=shutil.ignore_patterns("_staging", "_govlake"))
     audit = DeltaTable(str(root / "audit" / "deliveries"))
@@ -187,10 +189,10 @@ def test_doctor_finds_a_slice_without_its_audit_rows(city_lake, tmp_path):
 def test_maintain_compacts_and_keeps_every_published_date_readable(city_lake, tmp_path):
     import shutil
 
-    from jobs.lake import Lake
-    from jobs.maintenance import doctor, maintain
+    from jobs.platform.lake import Lake
+    from jobs.platform.maintenance import doctor, maintain
 
-    src, _ = city_lake
+    src = city_lake
     root = tmp_path / "lake"
     shutil.copytree(src.root, root, ignore=shutil.ignore_patterns("_staging", "_govlake"))
     counts = {}

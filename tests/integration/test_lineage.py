@@ -11,10 +11,10 @@ import unicodedata
 
 import pytest
 
-from jobs.config import extract_schema
-from jobs.delta import leaf_fields, read_rows
-from jobs.provenance.graph import as_dot, graph
-from jobs.provenance.trace import trace
+from jobs.platform.config import extract_schema
+from jobs.platform.delta import leaf_fields, read_rows
+from jobs.serving.lookup.graph import as_dot, graph
+from jobs.serving.lookup.trace import trace
 
 
 def _leaves(lake, table: str) -> list[str]:
@@ -24,7 +24,7 @@ def _leaves(lake, table: str) -> list[str]:
 
 
 def test_every_silver_and_gold_table_comes_from_bronze(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     for table in lake.tables():
         if table.split(".")[0] not in ("silver", "gold"):
             continue
@@ -34,7 +34,7 @@ def test_every_silver_and_gold_table_comes_from_bronze(city_lake):
 
 
 def test_runs_record_versions_and_code(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     runs = read_rows(lake.root / "lineage" / "runs")
     jobs = {r["job"] for r in runs}
     assert {"base.person", "quality.rules", "gold.person_profile", "catalog"} <= jobs
@@ -45,7 +45,7 @@ def test_runs_record_versions_and_code(city_lake):
 
 
 def test_every_curated_column_leads_back_to_a_delivered_field_or_a_constant(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     edges = {
         (e["target_table"], e["target_column"])
         for e in read_rows(lake.root / "lineage" / "column_edges")
@@ -66,7 +66,7 @@ def test_every_curated_column_leads_back_to_a_delivered_field_or_a_constant(city
 
 
 def test_column_lineage_follows_values_through_the_layers(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     up, _ = graph(lake.root, "gold.person_profile.identity.name", "upstream")
     sources = {e.source for e in up}
     assert {"silver.person.name", "landing.gaj_hjrk.姓名", "landing.rsj_sbcb.姓名"} <= sources
@@ -99,7 +99,7 @@ def _names_person(delivered: str, person_id: str) -> bool:
 def test_traces_point_at_the_delivered_rows(city_lake, city):
     """The file and row a trace names hold the person and the value (read with csv, not with
     the ingestion code)."""
-    lake, _ = city_lake
+    lake = city_lake
     persons = [
         p
         for p in read_rows(lake.root / "silver" / "person")
@@ -127,7 +127,7 @@ def test_traces_point_at_the_delivered_rows(city_lake, city):
 
 
 def test_trace_names_competing_sources(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     links = read_rows(lake.root / "silver" / "person_link")
     by_person: dict[str, set[str]] = {}
     for link in links:
@@ -140,8 +140,8 @@ def test_trace_names_competing_sources(city_lake):
 
 
 def test_lineage_and_trace_commands(city_lake):
-    lake, _ = city_lake
-    cli = [sys.executable, "-m", "jobs.cli"]
+    lake = city_lake
+    cli = [sys.executable, "-m", "jobs.serving.cli"]
     text = subprocess.run(
         [*cli, "lineage", "silver.person.address", "--lake", str(lake.root)],
         capture_output=True, text=True, timeout=120,
@@ -153,7 +153,7 @@ def test_lineage_and_trace_commands(city_lake):
     assert dot.startswith("digraph lineage {")
     assert '"bronze.gaj_hjrk" -> "silver.person"' in dot
     person = read_rows(lake.root / "silver" / "person")[0]["person_id"]
-    from jobs.sql.policy import pseudonym
+    from jobs.platform.policy import pseudonym
 
     masked = subprocess.run(
         [*cli, "trace", "person", pseudonym(person), "name", "--lake", str(lake.root),
@@ -187,7 +187,7 @@ def test_openlineage_events_match_the_lake_lineage(city_lake):
 
     from lineage.openlineage import events_file
 
-    lake, _ = city_lake
+    lake = city_lake
     events = [json.loads(line) for line in events_file(lake.root).read_text().splitlines()]
     for event in events:
         _rebuild(event)

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.config import project_dir
-from jobs.quality.rules import enabled_rules
-from jobs.quality.scores import DIMENSIONS
-from jobs.quality.suites import all_suites, load_suite, suite_files
+from jobs.pipeline.quality.rules import enabled_rules
+from jobs.pipeline.quality.scores import DIMENSIONS
+from jobs.pipeline.quality.suites import all_suites, load_suite, suite_files
+from jobs.platform.config import project_dir
 
 DAYS = [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
 
@@ -63,13 +63,13 @@ def test_a_suite_with_an_unknown_expectation_is_refused(tmp_path, monkeypatch):
         {"type": "expect_column_values_to_be_a_unicorn", "kwargs": {"column": "name"}}
     )
     path.write_text(json.dumps(data), "utf-8")
-    monkeypatch.setattr("jobs.quality.suites.suite_dir", lambda: tmp_path / "expectations")
+    monkeypatch.setattr("jobs.pipeline.quality.suites.suite_dir", lambda: tmp_path / "expectations")
     with pytest.raises(ValueError, match="dropped"):
         load_suite("silver.person")
 
 
 def test_results_cover_every_rule_and_suite_on_every_date(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     res = lake.read("quality.results").toPandas()
     assert sorted(res["_business_date"].unique()) == DAYS
     for day in DAYS:
@@ -86,7 +86,7 @@ def test_results_cover_every_rule_and_suite_on_every_date(city_lake):
 def test_custom_expectations_find_the_injected_id_faults(city_lake, city):
     """The bronze ID-number expectation fails on exactly the rows whose number was corrupted
     beyond trimming (wrong check character, digit typo, transposition, legacy 15 digits...)."""
-    lake, _ = city_lake
+    lake = city_lake
     res = lake.read("quality.results").toPandas()
     rule = "expect_column_values_to_be_valid_cn_id_number:id_number"
     r = res[(res["rule_id"] == rule) & (res["table"] == "bronze.gaj_hjrk")]
@@ -97,7 +97,7 @@ def test_custom_expectations_find_the_injected_id_faults(city_lake, city):
 
 
 def test_findings_point_at_the_responsible_source_and_keep_their_life(city_lake, city):
-    lake, _ = city_lake
+    lake = city_lake
     f = lake.read("quality.findings").toPandas()
     assert f["finding_id"].is_unique
     assert set(f["status"]) <= {"open", "resolved"}
@@ -150,9 +150,9 @@ def test_findings_point_at_the_responsible_source_and_keep_their_life(city_lake,
 
 
 def test_rerunning_the_quality_stage_changes_nothing(city_lake):
-    from jobs.quality.run import build_quality
+    from jobs.pipeline.quality.run import build_quality
 
-    lake, _ = city_lake
+    lake = city_lake
     before = lake.read("quality.findings").toPandas().sort_values("finding_id")
     scores = lake.read("quality.scores").toPandas()
     build_quality(lake, DAYS[-1])
@@ -170,7 +170,7 @@ def test_rerunning_the_quality_stage_changes_nothing(city_lake):
 
 
 def test_scores_per_scope_and_date(city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     s = lake.read("quality.scores").toPandas()
     assert set(s["scope"]) == {"source", "department", "table", "platform"}
     assert s["score"].between(0, 100).all()
@@ -182,10 +182,10 @@ def test_scores_per_scope_and_date(city_lake):
 
 
 def test_report_lists_are_masked_by_default(city_lake, tmp_path):
-    from jobs.quality.report import build_report
-    from jobs.sql.policy import grant
+    from jobs.platform.policy import grant
+    from jobs.serving.report.report import build_report
 
-    lake, _ = city_lake
+    lake = city_lake
     files = build_report(lake, tmp_path / "report", reader=grant("city_analyst"), user="t")
     html = files.index.read_text("utf-8")
     assert "平台综合得分" in html and "<svg" in html
@@ -208,10 +208,10 @@ def test_report_lists_are_masked_by_default(city_lake, tmp_path):
 def test_report_renders_offline_in_headless_chromium(city_lake, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from jobs.quality.report import build_report
-    from jobs.sql.policy import grant
+    from jobs.platform.policy import grant
+    from jobs.serving.report.report import build_report
 
-    lake, _ = city_lake
+    lake = city_lake
     files = build_report(lake, tmp_path / "report", reader=grant("city_analyst"), user="t")
     failed, requested = [], []
     with sync_playwright() as p:
@@ -256,9 +256,18 @@ def test_report_command_builds_data_docs_without_errors(city_lake, tmp_path):
     import subprocess
     import sys
 
-    lake, _ = city_lake
+    lake = city_lake
     out = tmp_path / "report"
-    cmd = [sys.executable, "-m", "jobs.cli", "report", "--lake", str(lake.root), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobs.serving.cli",
+        "report",
+        "--lake",
+        str(lake.root),
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr and "not found" not in done.stderr, done.stderr[-2000:]

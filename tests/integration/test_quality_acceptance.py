@@ -9,10 +9,10 @@ import datetime as dt
 
 import pytest
 
-from jobs.generate.main import GenerateOptions, generate
-from jobs.lake import Lake
-from jobs.quality.rules import enabled_rules
-from jobs.runner import run_pipeline
+from jobs.pipeline.quality.rules import enabled_rules
+from jobs.pipeline.runner import run_pipeline
+from jobs.platform.lake import Lake
+from samplecity.main import GenerateOptions, generate
 from tests.integration.quality_truth import precision_recall
 
 pytestmark = pytest.mark.slow

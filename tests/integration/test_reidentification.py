@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.delta import read_table
-from jobs.sql.guard import Denied
-from jobs.sql.session import SqlSession
+from jobs.platform.delta import read_table
+from jobs.serving.sql.guard import Denied
+from jobs.serving.sql.session import SqlSession
 
 ID = re.compile(r"\d{17}[\dX]|\d{15}")
 DIVISION = re.compile(r"(?<!\d)\d{6}(?!\d)")

@@ -17,9 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jobs.export import FORMULA_TRIGGERS, inert
-from jobs.quality.report import write_lists
-from jobs.sql.render import render
+from jobs.serving.export import FORMULA_TRIGGERS, inert
+from jobs.serving.report.report import write_lists
+from jobs.serving.sql.render import render
 
 from .hostile_kit import clean_city, copy_landing, day_dir, manifest, redeliver, the_file
 
@@ -80,7 +80,7 @@ def _assert_typed_xlsx(path: Path) -> list[list]:
 
 @pytest.mark.parametrize("unmasked", [False, True])
 def test_rectification_lists_carry_no_formula(tmp_path, unmasked):
-    from jobs.sql.policy import grant
+    from jobs.platform.policy import grant
 
     reader = None if unmasked else grant("city_analyst")
     lists = write_lists(_findings(HOSTILE), tmp_path, reader=reader)
@@ -155,11 +155,11 @@ def _plant(landing: Path) -> str:
 
 @pytest.mark.slow
 def test_a_hostile_city_leaves_nothing_live_in_what_goes_out(tmp_path):
-    from jobs.engine import get_spark
-    from jobs.lake import Lake
-    from jobs.quality.report import build_report
-    from jobs.runner import run_pipeline
-    from jobs.sql.policy import grant
+    from jobs.pipeline.runner import run_pipeline
+    from jobs.platform.engine import get_spark
+    from jobs.platform.lake import Lake
+    from jobs.platform.policy import grant
+    from jobs.serving.report.report import build_report
 
     landing = copy_landing(clean_city(tmp_path / "clean"), tmp_path / "landing")
     assert manifest(the_file(landing, "gaj_hjrk"))["rows"] and day_dir(landing, "gaj_hjrk")

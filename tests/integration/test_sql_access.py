@@ -11,11 +11,11 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from jobs.base.history import version_as_of
-from jobs.publication import NotPublished
-from jobs.sql.guard import Denied
-from jobs.sql.policy import AccessDenied, is_pseudonym, pseudonym
-from jobs.sql.session import QueryFailed, SqlSession
+from jobs.platform.history import version_as_of
+from jobs.platform.policy import AccessDenied, is_pseudonym, pseudonym
+from jobs.platform.publication import NotPublished
+from jobs.serving.sql.guard import Denied
+from jobs.serving.sql.session import QueryFailed, SqlSession
 from tests.integration.sql_leaks import leaked, secrets_above, strings_in
 
 
@@ -108,7 +108,7 @@ def test_a_district_analyst_reads_only_the_district(sql_lake):
 
 
 def test_as_of_reads_the_version_built_for_that_date(sql_lake, city_lake):
-    lake, _ = city_lake
+    lake = city_lake
     dates = sorted(
         {r["business_date"] for r in DeltaTable(str(sql_lake / "lineage" / "runs"))
          .to_pyarrow_dataset().to_table().to_pylist() if r["business_date"]}
@@ -155,7 +155,7 @@ def test_every_query_is_audited(sql_lake):
 
 def _govlake_sql(lake, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "jobs.cli", "sql", "--lake", str(lake), *args],
+        [sys.executable, "-m", "jobs.serving.cli", "sql", "--lake", str(lake), *args],
         capture_output=True,
         text=True,
         input=stdin,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.delta import read_rows
-from jobs.sql.guard import Denied
-from jobs.sql.session import QueryFailed, SqlSession
+from jobs.platform.delta import read_rows
+from jobs.serving.sql.guard import Denied
+from jobs.serving.sql.session import QueryFailed, SqlSession
 from tests.integration.sql_leaks import leaked, secrets_above, strings_in
 
 CORPUS = yaml.safe_load(

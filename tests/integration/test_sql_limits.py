@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.sql.guard import Denied
-from jobs.sql.policy import role_limits
-from jobs.sql.session import QueryFailed, SqlSession, _Slot
+from jobs.platform.policy import role_limits
+from jobs.serving.sql.guard import Denied
+from jobs.serving.sql.session import QueryFailed, SqlSession, _Slot
 
 CROSS = (
     "SELECT length(string_agg(a.name || b.name || a.address, ',')) AS n "
@@ -89,7 +89,7 @@ def test_spill_goes_to_the_configured_folder_never_the_working_directory(sql_lak
 
 
 def test_spill_of_a_killed_session_is_removed_by_the_next(sql_lake):
-    from jobs import staging
+    from jobs.platform import staging
 
     root = Path(os.environ["GOVLAKE_SQL_SPILL"])
     dead = root / f"gone-{'a' * 32}"  # its process was killed: no lock held

@@ -24,10 +24,10 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
-from jobs.delta import read_rows
-from jobs.serve import users as users_file
-from jobs.serve.pgwire import ServerConfig, SqlServer
-from jobs.sql.session import SqlSession
+from jobs.platform.delta import read_rows
+from jobs.serving.server import users as users_file
+from jobs.serving.server.pgwire import ServerConfig, SqlServer
+from jobs.serving.sql.session import SqlSession
 from tests.integration.sql_leaks import leaked, secrets_above
 
 PASSWORD = "correct horse battery staple"

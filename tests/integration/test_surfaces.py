@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from jobs.cli import main
-from jobs.delta import read_table
-from jobs.sql.policy import grant, pseudonym
+from jobs.platform.delta import read_table
+from jobs.platform.policy import grant, pseudonym
+from jobs.serving.cli import main
 
 ROLES = ["city_analyst", "district_analyst", "quality_officer", "platform_admin"]
 

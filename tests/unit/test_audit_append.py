@@ -9,7 +9,7 @@ import uuid
 
 from deltalake import DeltaTable
 
-from jobs.sql import audit
+from jobs.serving.sql import audit
 
 
 def _row(user: str) -> audit.AuditRow:

@@ -6,7 +6,7 @@ import numpy as np
 from stdnum.cn import ric, uscc
 from stdnum.iso7064 import mod_37_36
 
-from jobs.generate.codes import (
+from samplecity.codes import (
     ALNUM36,
     CITY_COUNTIES,
     division_codes,

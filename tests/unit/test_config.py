@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs import config
+from jobs.platform import config
 
 SOURCES = {
     "gaj_hjrk",

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from jobs.config import extract_schema
-from jobs.ingest.bronze import plan_header
-from jobs.ingest.manifest import parse_manifest
-from jobs.ingest.readers import FileRejected
+from jobs.pipeline.ingest.bronze import plan_header
+from jobs.pipeline.ingest.manifest import parse_manifest
+from jobs.pipeline.ingest.readers import FileRejected
+from jobs.platform.config import extract_schema
 
 
 def load_manifest(path, data_name):

@@ -10,7 +10,7 @@ import os
 import duckdb
 import pytest
 
-from jobs.sql.policy import (
+from jobs.platform.policy import (
     MASKS,
     PseudonymKeyError,
     apply_mask,
@@ -21,7 +21,7 @@ from jobs.sql.policy import (
     pseudonym,
     pseudonym_key,
 )
-from jobs.sql.views import macro_sql
+from jobs.serving.sql.views import macro_sql
 
 KEY = hashlib.sha256(b"test").digest()
 STRINGS = [

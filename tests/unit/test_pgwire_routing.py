@@ -1,4 +1,4 @@
-"""How the SQL server splits, routes and bounds statements (jobs/serve/pgwire.py, catalog.py)."""
+"""How the SQL server splits, routes and bounds statements (jobs/serving/server/pgwire.py, catalog.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import decimal
 import pyarrow as pa
 import pytest
 
-from jobs.serve import types as pgt
-from jobs.serve.catalog import Catalogue, CatalogueDenied, check, names_lake_table, rewrite
-from jobs.serve.pgwire import PgError, split_statements
+from jobs.serving.server import types as pgt
+from jobs.serving.server.catalog import Catalogue, CatalogueDenied, check, names_lake_table, rewrite
+from jobs.serving.server.pgwire import PgError, split_statements
 
 
 def test_statements_are_split_on_real_semicolons_only():

@@ -3,10 +3,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from jobs.config import delivery_due as deadline
-from jobs.quality.report import shown_entity, shown_value
-from jobs.quality.scores import compute_scores
-from jobs.sql.policy import grant, pseudonym
+from jobs.pipeline.quality.scores import compute_scores
+from jobs.platform.config import delivery_due as deadline
+from jobs.platform.policy import grant, pseudonym
+from jobs.serving.report.report import shown_entity, shown_value
 
 
 def _results(rows):

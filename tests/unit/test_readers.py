@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from jobs.config import extract_schema
-from jobs.ingest.readers import FileRejected, read_file
+from jobs.pipeline.ingest.readers import FileRejected, read_file
+from jobs.platform.config import extract_schema
 
 
 def records(path, source):
@@ -137,7 +137,7 @@ def test_the_generators_xlsx_opens_in_openpyxl_and_calamine(tmp_path):
     """The sample city's fast XLSX writer produces workbooks other readers accept."""
     import openpyxl
 
-    from jobs.generate.xlsx import write_xlsx
+    from samplecity.xlsx import write_xlsx
 
     f = tmp_path / "g.xlsx"
     f.write_bytes(

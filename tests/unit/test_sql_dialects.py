@@ -3,7 +3,7 @@ would: the same values, and a value of the same kind (a DATE stays a DATE).
 
 Each expected value is written by hand from the source dialect's documented semantics (the
 comments cite them, and test_reference_examples runs the examples of the Spark SQL and MySQL
-function references), not from what DuckDB returns. Each trap fixed in jobs/sql/dialects.py has a
+function references), not from what DuckDB returns. Each trap fixed in jobs/serving/sql/dialects.py has a
 test here that fails if its fix is removed.
 """
 

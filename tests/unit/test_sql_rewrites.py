@@ -11,7 +11,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from jobs.sql.dialects import DIALECTS
+from jobs.serving.sql.dialects import DIALECTS
 from tests.fixtures.sql.regenerate_rewrites import build_guard, create_tables, load_cases
 
 CASES = load_cases()

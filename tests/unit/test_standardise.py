@@ -10,8 +10,8 @@ import pytest
 from pyspark.sql import functions as F
 from stdnum.cn import ric, uscc
 
-from jobs import standardise as S
-from jobs.generate.codes import make_ids, make_uscc
+from jobs.pipeline import standardise as S
+from samplecity.codes import make_ids, make_uscc
 
 
 def values(spark, col_values, expr):

@@ -1,4 +1,4 @@
-"""The SQL server's users file and the SCRAM-SHA-256 exchange (jobs/serve/users.py, scram.py)."""
+"""The SQL server's users file and the SCRAM-SHA-256 exchange (jobs/serving/server/users.py, scram.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from jobs.serve import users as users_file
-from jobs.serve.scram import ScramError, ScramServer, Verifier, make_verifier
+from jobs.serving.server import users as users_file
+from jobs.serving.server.scram import ScramError, ScramServer, Verifier, make_verifier
 
 PASSWORD = "a long enough password"
 
@@ -128,7 +128,7 @@ def test_names_passwords_roles_and_divisions_are_validated(tmp_path):
 
 
 def test_the_users_commands(tmp_path):
-    from jobs.cli import main
+    from jobs.serving.cli import main
 
     path = str(tmp_path / "users.json")
     runner = CliRunner()

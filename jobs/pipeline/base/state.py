@@ -1,0 +1,67 @@
+"""Which bronze rows make up a source's state on a business date.
+
+* incremental sources: every event delivered up to and including the date;
+* full sources: the latest snapshot delivered up to the date. When that snapshot is incomplete
+  (a part rejected or missing, see audit.deliveries) a record absent from it is not taken as
+  deleted: entities it lacks are carried forward from the latest complete snapshot before it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.platform.config import conf_file, extract_schema
+from jobs.platform.lake import Lake
+
+
+def current_rows(lake: Lake, source_id: str, as_of: dt.date) -> DataFrame:
+    table = f"bronze.{source_id}"
+    bronze = lake.read(table).filter(F.col("_business_date") <= F.lit(as_of))
+    schema = extract_schema(source_id)
+    if schema.mode == "incremental":
+        return bronze
+    dates = _snapshot_dates(lake, source_id, as_of)
+    if not dates:
+        return bronze.limit(0)
+    latest, complete = dates[-1]
+    rows = bronze.filter(F.col("_business_date") == F.lit(latest))
+    if complete:
+        return rows
+    earlier = [d for d, ok in dates[:-1] if ok]
+    if not earlier:
+        return rows
+    key = _entity_key(schema.entity_keys)
+    carried = bronze.filter(F.col("_business_date") == F.lit(earlier[-1])).join(
+        rows.select(key.alias("_k")), key == F.col("_k"), "left_anti"
+    )
+    return rows.unionByName(carried)
+
+
+def _entity_key(keys) -> F.Column:
+    return F.concat_ws("\u001f", *[F.coalesce(F.trim(F.col(k)), F.lit("")) for k in keys])
+
+
+def _snapshot_dates(lake: Lake, source_id: str, as_of: dt.date) -> list[tuple[dt.date, bool]]:
+    """Dates with accepted files for the source, oldest first, and whether each is complete."""
+    audit = lake.read("audit.deliveries").filter(
+        (F.col("source_id") == source_id)
+        & (F.col("business_date") <= F.lit(as_of))
+        & (F.col("status") == "accepted")
+    )
+    rows = (
+        audit.groupBy("business_date")
+        .agg(F.min(F.coalesce(F.col("snapshot_complete"), F.lit(True))).alias("complete"))
+        .collect()
+    )
+    return sorted((r["business_date"], bool(r["complete"])) for r in rows)
+
+
+def references_conf() -> dict:
+    return conf_file("references.yaml")
+
+
+def authority_conf() -> dict:
+    return conf_file("authority.yaml")

@@ -1,0 +1,93 @@
+"""Identifier check characters (vectorised over numpy arrays) and the GB/T 2260 division codes.
+
+* 公民身份号码 GB 11643 (MOD 11-2), 组织机构代码 GB 11714, 统一社会信用代码 GB 32100 (MOD 31),
+  and ISO 7064 MOD 37,36 for electronic licence identifiers (GB/T 36904).
+* The scalar reference implementations are python-stdnum's; tests check that these vectorised
+  versions agree with it on random inputs. They check millions of identifiers in seconds, where
+  a per-item Python call would take minutes.
+* The division codes are python-stdnum's copy of GB/T 2260 (its ``cn/loc.dat``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+
+import numpy as np
+
+ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+ID_CHECK = np.array(list("10X98765432"))
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
+ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _char_matrix(values: np.ndarray, width: int) -> np.ndarray:
+    """An (n, width) array of code points from an array of fixed-width strings."""
+    b = np.asarray(values, dtype=f"U{width}")
+    return b.view(np.uint32).reshape(len(b), width)
+
+
+def _values(points: np.ndarray, alphabet: str) -> np.ndarray:
+    lut = np.full(128, -1, dtype=np.int64)
+    for i, ch in enumerate(alphabet):
+        lut[ord(ch)] = i
+    out = lut[np.minimum(points, 127)]
+    if (out < 0).any():
+        raise ValueError(f"characters outside {alphabet!r}")
+    return out
+
+
+def id_check_chars(bodies: np.ndarray) -> np.ndarray:
+    """GB 11643 (ISO 7064 MOD 11-2) check characters for 17-digit ID number bodies."""
+    d = _values(_char_matrix(bodies, 17), "0123456789")
+    return ID_CHECK[(d * ID_WEIGHTS).sum(axis=1) % 11]
+
+
+def org_check_chars(bodies: np.ndarray) -> np.ndarray:
+    """GB 11714 organisation code check characters for 8-character bodies."""
+    v = _values(_char_matrix(bodies, 8), ALNUM36)
+    c = 11 - (v * ORG_WEIGHTS).sum(axis=1) % 11
+    return np.where(c == 10, "X", np.where(c == 11, "0", c.astype(str)))
+
+
+def uscc_check_chars(bodies: np.ndarray) -> np.ndarray:
+    """GB 32100 (MOD 31) check characters for 17-character credit code bodies."""
+    v = _values(_char_matrix(bodies, 17), USCC_ALPHABET)
+    total = (v * USCC_WEIGHTS).sum(axis=1)
+    return np.array(list(USCC_ALPHABET))[(31 - total % 31) % 31]
+
+
+def mod_37_36_check_chars(bodies: np.ndarray, width: int) -> np.ndarray:
+    """ISO 7064 MOD 37,36 check characters (GB/T 36904 licence identifiers)."""
+    v = _values(_char_matrix(bodies, width), ALNUM36)
+    m = 36
+    check = np.full(len(v), m // 2, dtype=np.int64)
+    for i in range(width):
+        check = (np.where(check == 0, m, check) * 2 % (m + 1) + v[:, i]) % m
+    out = (1 - np.where(check == 0, m, check) * 2 % (m + 1)) % m
+    return np.array(list(ALNUM36))[out]
+
+
+@lru_cache(maxsize=1)
+def division_codes() -> dict[str, str]:
+    """Current county-level GB/T 2260 codes → names, from python-stdnum's cn/loc.dat."""
+    import stdnum
+
+    path = os.path.join(os.path.dirname(stdnum.__file__), "cn", "loc.dat")
+    out: dict[str, str] = {}
+    province = None
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("#") or not line.strip():
+            continue
+        if not line.startswith(" "):
+            province = line.split()[0]
+            continue
+        code, _, rest = line.strip().partition(" ")
+        m = re.match(r'county="(?:\[(\d{4})?-(\d{4})?\])?(.*)"', rest)
+        if not m or m.group(2) or code.endswith("00") or code.endswith("01"):
+            continue  # abolished, or a prefecture / 市辖区 placeholder
+        out[province + code] = m.group(3)
+    return out

@@ -1,0 +1,54 @@
+"""What a stage is and what it reports: the types every stage and the runner share.
+
+A stage is a function ``(ctx, business_date) -> StageReport``; the registry of stages, in
+order, is ``jobs.pipeline.stages``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing the registry stays cheap (Airflow's DAG files read it)
+    from jobs.platform.lake import Lake
+
+BASE_LAST_JOB = "base.licence"  # the base stage's last run of a date (lineage.runs)
+
+
+@dataclass
+class RunContext:
+    """What every stage of a run shares: the lake, the landing zone and where progress goes."""
+
+    lake: Lake
+    landing: Path
+    echo: Callable[[str], None] = print  # progress lines for the user, as work finishes
+
+
+@dataclass
+class StageReport:
+    """What a stage did for one business date: its summary, warnings and failures."""
+
+    stage: str
+    business_date: dt.date
+    lines: list[str] = field(default_factory=list)  # the summary (already shown as progress)
+    problems: list[str] = field(default_factory=list)  # warnings that do not fail the run
+    failures: list[str] = field(default_factory=list)  # what failed (the run ends non-zero)
+    details: object = None
+
+    def say(self, lines: list[str], echo: Callable[[str], None]) -> None:
+        """Show ``lines`` as the stage's progress and keep them as its summary."""
+        for line in lines:
+            echo("   " + line)
+        self.lines += lines
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the pipeline: its name (also its Airflow DAG's), what it builds, its run."""
+
+    name: str
+    description: str
+    run: Callable[[RunContext, dt.date], StageReport]

@@ -1,0 +1,599 @@
+"""The one place Delta tables are read, written, merged and maintained.
+
+Tables live at ``<root>/<layer>/<table>`` and are named ``layer.table``. Every read and write
+made inside :meth:`Lake.run` is handed to a :class:`lineage.recorder.RunRecord`, which this
+module persists to ``lineage.runs`` and ``lineage.table_edges`` when the run ends.
+
+Guards against Sail behaviours (../shared/CONVENTIONS.md), each with a test in
+tests/integration/test_lake.py that fails without it:
+
+* ``replaceWhere`` does not reject rows outside the predicate → :meth:`replace_slice` filters
+  the frame to the predicate first (and creates an absent table without the option, which
+  Sail cannot do through replaceWhere);
+* dynamic partition overwrite replaces the whole table → never used: slices are replaced with
+  an explicit ``replaceWhere``;
+* ``lit()`` columns are stored non-nullable → :func:`nullable` unions with an empty frame whose
+  schema is all nullable before every write;
+* DESCRIBE HISTORY / VACUUM / DeltaTable are unavailable → history, version and vacuum go
+  through ``deltalake`` (delta-rs); upserts use ``MERGE INTO`` SQL;
+* partition columns move to the end of the schema → writes select the target's columns by
+  name (:meth:`_conform`) and reads return the table's stored order; callers select by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from deltalake import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.platform import delta, faults, lease
+from jobs.platform.publication import UNPINNED, Publication
+from jobs.platform.staging import Staging
+from lineage import columns as column_lineage
+from lineage.openlineage import Emitter
+from lineage.recorder import RunRecord
+
+log = logging.getLogger(__name__)
+
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+
+RUNS_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("job", T.StringType()),
+        T.StructField("business_date", T.DateType()),
+        T.StructField("started_at", T.TimestampType()),
+        T.StructField("ended_at", T.TimestampType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("inputs", T.StringType()),
+        T.StructField("outputs", T.StringType()),
+        T.StructField("code_version", T.StringType()),
+    ]
+)
+EDGES_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType()),
+        T.StructField("source_table", T.StringType()),
+        T.StructField("source_version", T.LongType()),
+        T.StructField("target_table", T.StringType()),
+        T.StructField("target_version", T.LongType()),
+    ]
+)
+
+COLUMN_EDGES_SCHEMA = T.StructType(
+    [
+        T.StructField(name, T.StringType())
+        for name in (
+            "target_table", "target_column", "source_table", "source_column", "transform",
+            "job", "run_id",
+        )
+    ]
+)  # fmt: skip
+
+
+def nullable(df: DataFrame) -> DataFrame:
+    """The same rows with every column declared nullable.
+
+    Sail stores columns made from ``lit()`` (and expressions it proves non-null) as NOT NULL,
+    after which a later write of a null into them fails. A union with an empty frame whose
+    schema is all-nullable makes every column nullable on Sail and on Spark alike.
+    """
+    schema = T.StructType([T.StructField(f.name, f.dataType, True) for f in df.schema.fields])
+    return df.sparkSession.createDataFrame([], schema).unionByName(df)
+
+
+def _plain(kind: T.DataType) -> T.DataType:
+    """A Spark type without field metadata (Sail cannot parse a schema that carries Delta's)."""
+    if isinstance(kind, T.StructType):
+        return T.StructType([T.StructField(f.name, _plain(f.dataType), f.nullable) for f in kind])
+    if isinstance(kind, T.ArrayType):
+        return T.ArrayType(_plain(kind.elementType), kind.containsNull)
+    if isinstance(kind, T.MapType):
+        return T.MapType(_plain(kind.keyType), _plain(kind.valueType), kind.valueContainsNull)
+    return kind
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a slice predicate value (dates, numbers, strings)."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return f"DATE'{value.isoformat()}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class Lake:
+    """A Delta lake rooted at a directory; the only reader and writer of its tables."""
+
+    def __init__(self, root: str | Path, spark: SparkSession, *, pinned: Publication | None = None):
+        self.root = Path(root).resolve()
+        self.spark = spark
+        self.pinned = pinned  # a reader's view: tables at a publication's versions (read-only)
+        self._run: RunRecord | None = None
+        self._staged: dict[str, list[column_lineage.Col]] = {}  # checkpoint path → lineage
+        self._emitter: Emitter | None = None  # OpenLineage, configured on the first run
+        self.finished_runs: list[RunRecord] = []  # every run recorded, in order (for Airflow)
+        self.staging = Staging(self.root)  # this process's working area (jobs/platform/staging.py)
+        self._job_dir: Path | None = None  # the current run's staging sub-folder
+        self._undo: dict[str, int | None] | None = None  # see all_or_nothing
+        self._leased = False  # whether this object took the writer lease (jobs/platform/lease.py)
+
+    @classmethod
+    def published(
+        cls, root: str | Path, spark: SparkSession | None, as_of: dt.date | None = None
+    ) -> Lake:
+        """A reader's view of the lake: every table at the versions published for ``as_of``
+        (default: the current publication). Raises publication.NotPublished."""
+        from jobs.platform import publication
+
+        return cls(root, spark, pinned=publication.current(Path(root).resolve(), as_of))
+
+    def close(self) -> None:
+        """Remove this process's staging and give the writer lease back (also at exit)."""
+        self.staging.close()
+        if self._leased:
+            self._leased = False
+            lease.release(self.root)
+
+    # ---------------------------------------------------------------- naming and metadata
+    def path(self, table: str) -> str:
+        if not _TABLE_NAME.match(table):
+            raise ValueError(f"table name {table!r} is not of the form layer.table")
+        layer, name = table.split(".")
+        return str(self.root / layer / name)
+
+    def exists(self, table: str) -> bool:
+        return DeltaTable.is_deltatable(self.path(table))
+
+    def version(self, table: str) -> int | None:
+        """The table's current Delta version, or None when it does not exist."""
+        return DeltaTable(self.path(table)).version() if self.exists(table) else None
+
+    def tables(self) -> list[str]:
+        """Every table in the lake, as ``layer.table``."""
+        return delta.lake_tables(self.root)
+
+    def history(self, table: str, limit: int | None = None) -> list[dict]:
+        """The table's commit history, newest first (through delta-rs)."""
+        return DeltaTable(self.path(table)).history(limit)
+
+    def vacuum(self, table: str, *, retention_hours: int = 168, dry_run: bool = True) -> list[str]:
+        """Remove files no longer referenced by versions newer than the retention (delta-rs),
+        keeping every version a kept publication names (``--as-of`` keeps working)."""
+        from jobs.platform.maintenance import keep_as_of_days, kept_versions
+
+        if not dry_run:
+            self.take_lease(command=f"govlake vacuum {table} --apply")
+        keep = kept_versions(self.root, keep_days=keep_as_of_days()).get(table, set())
+        return DeltaTable(self.path(table)).vacuum(
+            retention_hours=retention_hours,
+            dry_run=dry_run,
+            enforce_retention_duration=False,
+            keep_versions=sorted(keep) or None,
+        )
+
+    # ---------------------------------------------------------------- reads
+    def read(
+        self, table: str, *, version: int | None = None, columns: list[str] | None = None
+    ) -> DataFrame:
+        """The table (optionally as of a Delta version); the read is recorded for lineage.
+
+        Sail moves partition columns to the end of a table's schema, so never rely on the
+        position of a column read back: pass ``columns`` to get them in the order you declare
+        (and union by name).
+        """
+        if not self.exists(table):
+            raise FileNotFoundError(f"table {table} does not exist at {self.path(table)}")
+        if version is None and self.pinned is not None and table not in UNPINNED:
+            version = self.pinned.version(table)
+            if version is None:
+                raise FileNotFoundError(f"table {table} is not published yet")
+        read_version = version if version is not None else self.version(table)
+        if self._run is not None:
+            self._run.read(table, read_version)
+        if version is None:
+            df = self.spark.read.format("delta").load(self.path(table))
+        else:
+            df = self._read_version(table, version)
+        return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
+
+    def _read_version(self, table: str, version: int) -> DataFrame:
+        """One version of a table, read from the files delta-rs lists for it.
+
+        Sail's time travel (``versionAsOf``) fails for some versions once the log has a
+        checkpoint ("Missing commit file: expected version 0, found N": it misreads the
+        ``_last_checkpoint`` hint), and Sail checkpoints every tenth commit. A version of a
+        table without reader features (deletion vectors, column mapping) is exactly its data
+        files, with partition values from the log; tables with such features go through the
+        engine's own time travel.
+        """
+        dtab = DeltaTable(self.path(table), version=version)
+        if dtab.protocol().min_reader_version > 1:
+            return (
+                self.spark.read.format("delta")
+                .option("versionAsOf", version)
+                .load(self.path(table))
+            )
+        schema = _plain(T.StructType.fromJson(json.loads(dtab.schema().to_json())))
+        parts = dtab.metadata().partition_columns
+        data = T.StructType([f for f in schema.fields if f.name not in parts])
+        if not parts:
+            files = dtab.file_uris()
+            if not files:
+                return self.spark.createDataFrame([], schema)
+            return self.spark.read.schema(schema).parquet(*files)
+        import pyarrow as pa
+
+        actions = pa.table(dtab.get_add_actions(flatten=True)).to_pylist()
+        groups: dict[tuple, list[str]] = {}
+        for a in actions:
+            key = tuple(a.get(f"partition.{c}") for c in parts)
+            groups.setdefault(key, []).append(f"{self.path(table)}/{a['path']}")
+        frames = []
+        for key, files in groups.items():
+            df = self.spark.read.schema(data).parquet(*files)
+            for c, v in zip(parts, key, strict=True):
+                df = df.withColumn(c, F.lit(v).cast(schema[c].dataType))
+            frames.append(df.select(*schema.names))
+        if not frames:
+            return self.spark.createDataFrame([], schema)
+        out = frames[0]
+        for f in frames[1:]:
+            out = out.unionByName(f)
+        return out
+
+    # ---------------------------------------------------------------- writes
+    def _conform(self, df: DataFrame, table: str) -> tuple[DataFrame, bool]:
+        """Select the target's columns by name (typed nulls for ones df lacks).
+
+        Returns the frame and whether it brings new columns (then the schema is merged).
+        """
+        if not self.exists(table):
+            return df, False
+        target = DeltaTable(self.path(table)).schema().to_arrow()
+        spark_types = {f.name: f.dataType for f in self.read_schema(table).fields}
+        have = set(df.columns)
+        cols = [
+            F.col(name) if name in have else F.lit(None).cast(spark_types[name]).alias(name)
+            for name in target.names
+        ]
+        extra = [c for c in df.columns if c not in set(target.names)]
+        return df.select(*cols, *extra), bool(extra)
+
+    def read_schema(self, table: str) -> T.StructType:
+        return self.spark.read.format("delta").load(self.path(table)).schema
+
+    def _write(
+        self,
+        df: DataFrame,
+        table: str,
+        mode: str,
+        options: Mapping[str, str],
+        partition_by: list[str] | None,
+    ) -> None:
+        self._derive(table, df)
+        self._before_write(table)
+        df, new_columns = self._conform(df, table)
+        writer = nullable(df).write.format("delta").mode(mode)
+        for k, v in options.items():
+            writer = writer.option(k, v)
+        if new_columns:
+            writer = writer.option("mergeSchema", "true")
+        if partition_by and not self.exists(table):
+            writer = writer.partitionBy(*partition_by)
+        writer.save(self.path(table))
+        if self._run is not None:
+            self._run.wrote(table, self.version(table))
+
+    def replace_slice(
+        self,
+        df: DataFrame,
+        table: str,
+        *,
+        where: Mapping[str, Any],
+        partition_by: list[str] | None = None,
+    ) -> None:
+        """Replace exactly the rows matching ``where`` (column = value, ANDed) with ``df``.
+
+        Idempotent: writing the same frame for the same slice twice gives the same table.
+        Rows of ``df`` outside the slice are not written (Sail's replaceWhere would write them).
+        """
+        if not where:
+            raise ValueError("replace_slice needs a non-empty predicate")
+        predicate = " AND ".join(f"`{c}` = {sql_literal(v)}" for c, v in where.items())
+        in_slice = F.lit(True)
+        for c, v in where.items():
+            in_slice = in_slice & (F.col(c) == F.lit(v))
+        # Sail cannot create a table through replaceWhere (it reads the absent log first).
+        options = {"replaceWhere": predicate} if self.exists(table) else {}
+        self._write(df.filter(in_slice), table, "overwrite", options, partition_by)
+
+    def append(self, df: DataFrame, table: str, *, partition_by: list[str] | None = None) -> None:
+        self._write(df, table, "append", {}, partition_by)
+
+    def overwrite(
+        self, df: DataFrame, table: str, *, partition_by: list[str] | None = None
+    ) -> None:
+        """Replace the whole table (for tables rebuilt in full, e.g. the catalogue)."""
+        self._write(df, table, "overwrite", {}, partition_by)
+
+    def apply_changes(
+        self, df: DataFrame, table: str, *, keys: list[str], changed_on: Any = None
+    ) -> dict[str, int]:
+        """Make ``table`` equal to ``df`` by writing only what changed (incremental rebuilds).
+
+        Rows are compared by a hash of every column except ``_row_hash`` and ``_changed_on``;
+        new and changed rows are upserted and rows whose key vanished are deleted, in one MERGE.
+        ``_changed_on`` (set to ``changed_on``) tells when a row last changed. An unchanged
+        rebuild writes nothing. Returns the counts of ``inserted_or_updated`` and ``deleted``.
+        """
+        value_cols = [c for c in df.columns if c not in ("_row_hash", "_changed_on")]
+        hashed = [F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("\u0000")) for c in value_cols]
+        new = (
+            df.select(*value_cols)
+            .withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *hashed), 256))
+            .withColumn("_changed_on", F.lit(changed_on))
+        )
+        if not self.exists(table):
+            self._write(new, table, "overwrite", {}, None)
+            return {"inserted_or_updated": self.read(table).count(), "deleted": 0}
+        self._derive(table, new)
+        new = self.checkpoint(new, f"changes-{table}")
+        old = self.read(table).select(*keys, F.col("_row_hash").alias("_old_hash"))
+        changed = (
+            new.join(old, keys, "left")
+            .filter(F.col("_old_hash").isNull() | (F.col("_old_hash") != F.col("_row_hash")))
+            .drop("_old_hash")
+        )
+        gone = old.join(new.select(*keys), keys, "left_anti").select(*keys)
+        changed = self.checkpoint(changed, f"upserts-{table}")
+        gone = self.checkpoint(gone, f"deletes-{table}")
+        counts = {"inserted_or_updated": changed.count(), "deleted": gone.count()}
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        # two statements: Sail does not resolve source columns in MERGE conditions
+        if counts["deleted"]:
+            self._merge_sql(gone, table, f"ON {on} WHEN MATCHED THEN DELETE")
+        if counts["inserted_or_updated"]:
+            cols = [*value_cols, "_row_hash", "_changed_on"]
+            sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
+            names = ", ".join(f"`{c}`" for c in cols)
+            values = ", ".join(f"s.`{c}`" for c in cols)
+            self._merge_sql(
+                changed,
+                table,
+                f"ON {on} WHEN MATCHED THEN UPDATE SET {sets} "
+                f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})",
+            )
+        if self._run is not None:
+            self._run.wrote(table, self.version(table))
+        return counts
+
+    def _merge_sql(self, source: DataFrame, table: str, clauses: str) -> None:
+        self._before_write(table)
+        view = f"_govlake_src_{uuid.uuid4().hex}"
+        source.createOrReplaceTempView(view)
+        try:
+            self.spark.sql(
+                f"MERGE INTO delta.`{self.path(table)}` AS t USING {view} AS s {clauses}"
+            ).collect()
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def checkpoint(self, df: DataFrame, name: str = "checkpoint") -> DataFrame:
+        """Materialise ``df`` as Parquet in the run's staging area and return a frame reading it.
+
+        Sail plans a frame used by several branches once per branch, and it does not cut a long
+        plan short: a plan that explodes candidates over a few hundred rows can be expanded over
+        every row upstream. Reading a checkpoint back keeps later steps small and fast. Staged
+        files are removed when the run ends (or with the next one).
+        """
+        if self._job_dir is None:
+            self._job_dir = self.staging.job("adhoc")
+        folder = self._job_dir / f"{name}-{uuid.uuid4().hex}"
+        df.write.mode("overwrite").parquet(str(folder))
+        lineage = self._lineage(df)
+        if lineage is not None:  # a read of the checkpoint is a read of what it was made from
+            self._staged[str(folder)] = lineage
+        # with the frame's own schema: an empty frame leaves no Parquet file to read one from
+        return self.spark.read.schema(df.schema).parquet(str(folder))
+
+    # ---------------------------------------------------------------- all or nothing
+    def take_lease(self, *, command: str | None = None, wait: float | None = None) -> None:
+        """Hold the lake's writer lease while this object lives (jobs/platform/lease.py); every write
+        takes it first if the command has not (and fails at once if another writer holds it)."""
+        if self.pinned is not None:
+            raise PermissionError("a published view of the lake is read-only")
+        if not self._leased:
+            lease.acquire(self.root, command=command, wait=wait)
+            self._leased = True
+
+    def _before_write(self, table: str) -> None:
+        self.take_lease()
+        faults.before_write()
+        # lineage records what was attempted, a failed run included: it is never rolled back
+        if self._undo is not None and table not in self._undo and not table.startswith("lineage."):
+            self._undo[table] = self.version(table)
+
+    @contextlib.contextmanager
+    def all_or_nothing(self, what: str) -> Iterator[None]:
+        """Writes inside either all stay, or, when the block raises, none do: every table
+        written is restored to its version before the block (delta-rs ``restore``), and a table
+        the block created is removed. Delta has no transaction over several tables; this makes
+        an in-process failure leave no half-written slice (a killed process is caught by the
+        writer's next run, which rewrites the slice). It relies on one writer at a time: a
+        commit another writer made to the same table meanwhile would be undone too.
+        """
+        if self._undo is not None:
+            raise RuntimeError(f"{what}: all_or_nothing blocks do not nest")
+        self._undo, before = {}, None
+        try:
+            yield
+        except BaseException as e:
+            before, self._undo = self._undo, None
+            problems = self._roll_back(before)
+            if problems:
+                raise RuntimeError(f"{what}: rolled back only in part: {problems}") from e
+            raise
+        finally:
+            self._undo = None
+
+    def _roll_back(self, before: dict[str, int | None]) -> list[str]:
+        problems = []
+        for table, version in before.items():
+            try:
+                if version is None:
+                    if self.exists(table):
+                        shutil.rmtree(self.path(table))
+                    continue
+                dtab = DeltaTable(self.path(table))
+                if dtab.version() != version:
+                    dtab.restore(version)
+                log.warning("rolled %s back to version %s", table, version)
+            except Exception as e:  # keep restoring the others
+                problems.append(f"{table}: {type(e).__name__}: {e}")
+        return problems
+
+    # ---------------------------------------------------------------- column lineage
+    def _lineage(self, df: DataFrame) -> list[column_lineage.Col] | None:
+        """The columns of ``df`` with what they derive from (lineage/columns.py), or None."""
+        try:
+            plan = df._plan.plan(self.spark.client)  # the Spark Connect plan, built client-side
+            return column_lineage.analyse(plan, self._resolve_read)
+        except Exception:  # lineage must never fail a job; the coverage test notices gaps
+            log.warning("column lineage of a write could not be derived", exc_info=True)
+            return None
+
+    def _resolve_read(self, path: str, options: dict[str, str]) -> list | None:
+        path = path.removeprefix("file://").rstrip("/")
+        if path in self._staged:
+            return self._staged[path]
+        rel = Path(path).resolve()
+        # a table's folder, or one of its data files (a version read from its files)
+        for folder in (rel, *rel.parents):
+            if folder.parent.parent == self.root and not folder.parent.name.startswith("_"):
+                break
+        else:
+            return None
+        table = f"{folder.parent.name}.{folder.name}"
+        if not DeltaTable.is_deltatable(str(folder)):
+            return None
+        leaves = [p for p, _ in delta.leaf_fields(DeltaTable(str(folder)).schema())]
+        return column_lineage.table_columns(table, leaves)
+
+    def _derive(self, table: str, df: DataFrame) -> None:
+        if self._run is None or table.startswith("lineage."):
+            return
+        lineage = self._lineage(df)
+        if lineage is not None:
+            self._run.derived(table, column_lineage.edges(table, lineage))
+
+    def derive_columns(self, table: str, edges: list[dict]) -> None:
+        """Add column edges that no plan shows (a delivered field to its bronze column)."""
+        if self._run is not None:
+            self._run.derived(table, edges)
+
+    # ---------------------------------------------------------------- runs and lineage
+    @contextlib.contextmanager
+    def run(
+        self,
+        job: str,
+        *,
+        business_date: dt.date | None = None,
+        inputs: Mapping[str, int | None] | None = None,
+    ) -> Iterator[RunRecord]:
+        """Record one run of ``job``: every read and write inside is kept for lineage.
+
+        ``inputs`` names inputs that are not lake tables (e.g. ``landing.gaj_hjrk``).
+        On exit the run and its table edges are appended to lineage.runs / table_edges,
+        with status ``success`` or ``failed`` (the exception is re-raised).
+        """
+        if self._run is not None:
+            raise RuntimeError(f"run {job!r} started inside run {self._run.job!r}")
+        record = RunRecord(job=job, business_date=business_date)
+        for t, v in (inputs or {}).items():
+            record.read(t, v)
+        self._run = record
+        if self._emitter is None:
+            self._emitter = Emitter.configured(self.root)
+        self._emitter.start(record)
+        status = "failed"
+        try:
+            yield record
+            status = "success"
+        finally:
+            self._run = None
+            record.finish(status)
+            self.finished_runs.append(record)
+            self._persist_run(record)
+            self._emitter.finish(record, self._dataset_schema)
+            self._staged.clear()
+            if self._job_dir is not None:
+                self.staging.discard(self._job_dir)
+                self._job_dir = None
+
+    def _persist_run(self, record: RunRecord) -> None:
+        runs = self.spark.createDataFrame([record.run_row()], RUNS_SCHEMA)
+        self._write(runs, "lineage.runs", "append", {}, None)
+        if record.status == "success" and record.columns:
+            try:
+                self._persist_column_edges(record)
+            except Exception:  # e.g. a concurrent run replaced them first: the next run will
+                log.warning("column lineage of run %s not saved", record.run_id, exc_info=True)
+        edges = record.edge_rows()
+        if edges:
+            self._write(
+                self.spark.createDataFrame(edges, EDGES_SCHEMA),
+                "lineage.table_edges",
+                "append",
+                {},
+                None,
+            )
+
+    def _dataset_schema(self, table: str) -> list[tuple[str, str]] | None:
+        """[(column, type)] of a lake table, for OpenLineage's schema facet."""
+        if not _TABLE_NAME.match(table) or not self.exists(table):
+            return None
+        import pyarrow as pa
+
+        return [(f.name, str(f.type)) for f in pa.schema(DeltaTable(self.path(table)).schema())]
+
+    def _persist_column_edges(self, record: RunRecord) -> None:
+        """Replace the column edges of the tables the run wrote, when they changed.
+
+        lineage.column_edges holds the current derivation of every column: it changes with the
+        code, not with the data, so most runs find it unchanged and write nothing.
+        """
+        table = "lineage.column_edges"
+        key = ("target_table", "target_column", "source_table", "source_column", "transform")
+        new = [
+            {**e, "job": record.job, "run_id": record.run_id}
+            for rows in record.columns.values()
+            for e in rows
+        ]
+        current: list[dict] = []
+        if self.exists(table):
+            current = delta.read_rows(self.path(table))
+        kept = [e for e in current if e["target_table"] not in record.columns]
+        before = {tuple(e[k] for k in key) for e in current if e["target_table"] in record.columns}
+        if before == {tuple(e[k] for k in key) for e in new}:
+            return
+        rows = kept + new
+        frame = self.spark.createDataFrame(
+            [tuple(r[f.name] for f in COLUMN_EDGES_SCHEMA.fields) for r in rows],
+            COLUMN_EDGES_SCHEMA,
+        )
+        self._write(frame, table, "overwrite", {}, None)

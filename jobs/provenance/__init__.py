@@ -1,1 +1,0 @@
-"""Provenance read from the lake: the lineage graph (`govlake lineage`) and value traces (`govlake trace`)."""

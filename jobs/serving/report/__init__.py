@@ -1,0 +1,1 @@
+"""``govlake report``: the quality officer's HTML report, Data Docs and the 整改清单."""

@@ -1,0 +1,349 @@
+"""``govlake report``: the quality officer's report, one self-contained HTML file and the
+rectification lists (整改清单) of each department, as CSV and XLSX.
+
+The page needs no network: styles are inline and charts are inline SVG. The report is written
+for one reader role (``reader``): values in the examples and the lists are shown as that role
+may see them, by the one masking policy (jobs/platform/policy.py). ``unmasked_lists`` writes the
+lists in clear (an officer with clearance producing them for the official channel). Writing a
+report is recorded in audit.queries, with the entities it names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from jobs.pipeline.quality.rules import quality_conf
+from jobs.pipeline.quality.scores import DIMENSIONS
+from jobs.platform.config import catalog
+from jobs.platform.lake import Lake
+from jobs.platform.policy import MASKS, Grant, apply_mask, attribute_rule, mask_value
+from jobs.serving.export import save_csv, save_xlsx
+from jobs.serving.sql import audit
+
+DIMENSION_LABELS = {
+    "overall": "综合 overall",
+    "conformity": "规范性 conformity",
+    "completeness": "完整性 completeness",
+    "accuracy": "准确性 accuracy",
+    "consistency": "一致性 consistency",
+    "timeliness": "时效性 timeliness",
+    "accessibility": "可访问性 accessibility",
+    "uniqueness": "唯一性 uniqueness",
+}
+LIST_COLUMNS = {
+    "finding_id": "问题编号 finding",
+    "rule_id": "规则 rule",
+    "description": "说明 description",
+    "dimension": "维度 dimension",
+    "source_id": "责任数据源 source",
+    "entity_kind": "对象类型 kind",
+    "entity_id": "对象标识 entity",
+    "attribute": "数据项 attribute",
+    "observed": "提供值 observed",
+    "expected": "应为 expected",
+    "authoritative_source": "权威来源 authority",
+    "first_seen_batch": "首次发现批次 first seen",
+    "last_seen_batch": "最近发现批次 last seen",
+    "first_seen_on": "首次发现日期",
+    "last_seen_on": "最近发现日期",
+}
+
+
+def shown_value(attribute: str, value, reader: Grant) -> str:
+    """A finding's observed or expected value of ``attribute`` as ``reader`` may see it."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    rule = attribute_rule(attribute)
+    if rule is None or reader.in_clear(rule.level):
+        return str(value)
+    if MASKS.get(rule.mask) is not None and MASKS[rule.mask].takes == "date":
+        try:
+            value = dt.date.fromisoformat(str(value)[:10])
+        except ValueError:
+            return ""
+        return apply_mask(rule.mask, value).isoformat()
+    shown = apply_mask(rule.mask, str(value))
+    return "" if shown is None else str(shown)
+
+
+def shown_entity(kind: str, rule_id: str, value, reader: Grant) -> str:
+    """The person or enterprise a finding is about, as ``reader`` may see it (a person's ID
+    number is the finding's ``entity_id``; a birth certificate's number is not an identifier
+    of a registered person)."""
+    if value is None:
+        return ""
+    if kind != "person" or rule_id == "birth_not_registered":
+        return str(value)
+    return str(mask_value("quality.findings", "entity_id", str(value), reader))
+
+
+@dataclass
+class ReportFiles:
+    index: Path
+    lists: dict[str, dict[str, Path]]
+
+
+def _read(lake: Lake, table: str) -> pd.DataFrame:
+    try:
+        return lake.read(table).toPandas()
+    except FileNotFoundError:  # not built, or not published yet
+        return pd.DataFrame()
+
+
+def _band(score) -> str:
+    if score is None or pd.isna(score):
+        return "none"
+    bands = quality_conf().get("bands", {"good": 98, "fair": 90})
+    return "good" if score >= bands["good"] else "fair" if score >= bands["fair"] else "poor"
+
+
+def _trend_svg(points: list[tuple[str, float]], width=640, height=180) -> str:
+    """A line chart of the platform score over business dates, as inline SVG."""
+    if not points:
+        return "<p>No scores yet.</p>"
+    lo = min(min(s for _, s in points), 90.0)
+    lo = max(0.0, lo - (100 - lo) * 0.1)
+    pad_l, pad_r, pad_t, pad_b = 44, 12, 12, 28
+    w, h = width - pad_l - pad_r, height - pad_t - pad_b
+    n = len(points)
+    xs = [pad_l + (w * i / (n - 1) if n > 1 else w / 2) for i in range(n)]
+    ys = [pad_t + h * (100 - s) / (100 - lo) for _, s in points]
+    parts = [
+        f'<svg role="img" aria-label="platform score trend" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for v in (lo, (lo + 100) / 2, 100):
+        y = pad_t + h * (100 - v) / (100 - lo)
+        parts.append(
+            f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{pad_l - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{v:.0f}</text>'
+        )
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+    parts.append(f'<polyline points="{path}" class="line"/>')
+    for (d, s), x, y in zip(points, xs, ys, strict=True):
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" class="dot"><title>{d}: {s:.2f}</title>'
+            f'</circle><text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="axis">'
+            f"{html.escape(d[5:])}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def build_report(
+    lake: Lake,
+    out: Path,
+    *,
+    reader: Grant,
+    user: str,
+    unmasked_lists: bool = False,
+    examples: int = 5,
+) -> ReportFiles:
+    out = Path(out)
+    (out / "lists").mkdir(parents=True, exist_ok=True)
+    scores = _read(lake, "quality.scores")
+    results = _read(lake, "quality.results")
+    findings = _read(lake, "quality.findings")
+    if scores.empty:
+        raise LookupError(f"{lake.root}: no quality.scores yet: run the quality stage first")
+    conf = quality_conf()
+    dates = sorted(scores["_business_date"].unique())
+    latest = dates[-1]
+    today = scores[scores["_business_date"] == latest]
+    plat = scores[(scores["scope"] == "platform") & (scores["dimension"] == "overall")]
+    plat = plat.sort_values("_business_date")
+    trend = [(str(d), float(s)) for d, s in zip(plat["_business_date"], plat["score"], strict=True)]
+    platform_today = trend[-1][1] if trend else None
+    platform_before = trend[-2][1] if len(trend) > 1 else None
+
+    dims = ["overall", *DIMENSIONS]
+
+    def grid(scope: str, ids: list[str], labels: dict[str, str]):
+        rows = []
+        sub = today[today["scope"] == scope]
+        for sid in ids:
+            cells = []
+            for d in dims:
+                hit = sub[(sub["scope_id"] == sid) & (sub["dimension"] == d)]
+                if hit.empty:
+                    cells.append({"text": "–", "band": "none", "title": "not evaluated"})
+                else:
+                    r = hit.iloc[0]
+                    cells.append(
+                        {
+                            "text": f"{r['score']:.1f}",
+                            "band": _band(r["score"]),
+                            "title": f"{int(r['failed']):,} failed of {int(r['evaluated']):,}",
+                        }
+                    )
+            rows.append({"label": labels.get(sid, sid), "cells": cells})
+        return rows
+
+    cat = catalog()
+    departments = sorted({e.department for e in cat.values()})
+    dept_rows = grid("department", departments, {})
+    source_rows = grid(
+        "source", sorted(cat), {s: f"{s} · {e.resource_name}" for s, e in cat.items()}
+    )
+    tables = sorted(today[today["scope"] == "table"]["scope_id"].unique())
+    table_rows = grid("table", tables, {})
+
+    res_today = results[results["_business_date"] == latest] if not results.empty else results
+    rule_rows = []
+    for rule_id, rc in conf["rules"].items():
+        r = res_today[res_today["rule_id"] == rule_id] if not res_today.empty else res_today
+        f = findings[findings["rule_id"] == rule_id] if not findings.empty else findings
+        open_f = f[f["status"] == "open"] if not f.empty else f
+        new = open_f[open_f["first_seen_on"] == latest] if not open_f.empty else open_f
+        ex = []
+        for _, row in (
+            open_f.sort_values("entity_id").head(examples).iterrows() if len(open_f) else []
+        ):
+            ex.append(
+                {
+                    "entity": shown_entity(row["entity_kind"], rule_id, row["entity_id"], reader),
+                    "source": row["source_id"],
+                    "observed": shown_value(row["attribute"], row["observed"], reader),
+                    "expected": shown_value(row["attribute"], row["expected"], reader),
+                }
+            )
+        rule_rows.append(
+            {
+                "rule_id": rule_id,
+                "dimension": rc["dimension"],
+                "responsible": rc.get("responsible", ""),
+                "description": rc.get("description", ""),
+                "evaluated": int(r["evaluated"].sum()) if len(r) else 0,
+                "failed": int(r["failed"].sum()) if len(r) else 0,
+                "open": len(open_f),
+                "new": len(new),
+                "resolved": int((f["status"] == "resolved").sum()) if len(f) else 0,
+                "examples": ex,
+            }
+        )
+    suites = []
+    if not res_today.empty:
+        gx = res_today[res_today["rule_id"].str.startswith("expect_")]
+        for table, g in gx.groupby("table"):
+            suites.append(
+                {
+                    "table": table,
+                    "expectations": len(g),
+                    "failed_expectations": int((~g["success"]).sum()),
+                    "failed_items": int(g["failed"].sum()),
+                }
+            )
+    lists = write_lists(findings, out / "lists", reader=None if unmasked_lists else reader)
+    from jobs.serving.report.datadocs import build_data_docs
+
+    build_data_docs(lake.root / "_gx", out / "data-docs")
+    list_rows = [
+        {
+            "department": dep,
+            "open": n,
+            "csv": f"lists/{paths['csv'].name}",
+            "xlsx": f"lists/{paths['xlsx'].name}",
+        }
+        for dep, (n, paths) in sorted(lists.items())
+    ]
+    env = Environment(
+        loader=PackageLoader("jobs.serving.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    page = env.get_template("report.html.j2").render(
+        collections=_collections(lake),
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        latest=str(latest),
+        dates=[str(d) for d in dates],
+        platform_today=platform_today,
+        platform_before=platform_before,
+        band=_band(platform_today),
+        trend_svg=_trend_svg(trend),
+        dims=[DIMENSION_LABELS[d] for d in dims],
+        dept_rows=dept_rows,
+        source_rows=source_rows,
+        table_rows=table_rows,
+        rule_rows=rule_rows,
+        suites=suites,
+        list_rows=list_rows,
+        lists_masked=not unmasked_lists and reader.clearance != "L4",
+        weights=conf["weights"],
+        open_total=int((findings["status"] == "open").sum()) if len(findings) else 0,
+        resolved_total=int((findings["status"] == "resolved").sum()) if len(findings) else 0,
+        data_docs=(out / "data-docs" / "index.html").exists(),
+    )
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    named = findings[findings["status"] == "open"] if len(findings) else findings
+    audit.record_access(
+        lake.root,
+        user=user,
+        role=reader.role,
+        division=reader.division,
+        client="report",
+        what=f"report --out {out}" + (" --unmasked-lists" if unmasked_lists else ""),
+        tables=["quality.scores", "quality.results", "quality.findings"],
+        entities=sorted({str(e) for e in named.get("entity_id", []) if e is not None}),
+        rows=len(named),
+    )
+    return ReportFiles(index, {d: p for d, (_, p) in lists.items()})
+
+
+def _collections(lake: Lake) -> list[dict] | None:
+    """Data items collected by more than one source (重复采集), from catalog.collections."""
+    rows = _read(lake, "catalog.collections")
+    if rows.empty:
+        return None
+    rows = rows[rows["duplicated"]].sort_values(["sources", "data_item"], ascending=[False, True])
+    return [
+        {
+            "item": r.data_item,
+            "authority": r.authoritative_source,
+            "authority_fields": ", ".join(r.authoritative_fields),
+            "others": ", ".join(r.other_fields),
+            "sources": int(r.sources),
+        }
+        for r in rows.itertuples()
+    ]
+
+
+def write_lists(findings: pd.DataFrame, folder: Path, *, reader: Grant | None):
+    """One CSV and one XLSX of open findings per department: {department: (count, paths)},
+    shown as ``reader`` may see them (None: in clear, for the official channel).
+
+    Both are safe to open (jobs/serving/export.py): formula triggers inert, XLSX cells typed."""
+    out = {}
+    if findings.empty:
+        return out
+    conf = quality_conf()["rules"]
+    open_f = findings[findings["status"] == "open"].copy()
+    open_f["description"] = open_f["rule_id"].map(lambda r: conf.get(r, {}).get("description", ""))
+    if reader is not None:
+        for column in ("observed", "expected"):
+            open_f[column] = [
+                shown_value(a, v, reader)
+                for a, v in zip(open_f["attribute"], open_f[column], strict=True)
+            ]
+        open_f["entity_id"] = [
+            shown_entity(k, r, v, reader)
+            for k, r, v in zip(
+                open_f["entity_kind"], open_f["rule_id"], open_f["entity_id"], strict=True
+            )
+        ]
+    ids = {e.department: e.department_id for e in catalog().values()}
+    for dep, g in open_f.groupby("department"):
+        g = g.sort_values(["rule_id", "source_id", "entity_id"])[list(LIST_COLUMNS)].rename(
+            columns=LIST_COLUMNS
+        )
+        stem = f"整改清单-{ids.get(dep, dep)}"
+        rows = list(g.itertuples(index=False, name=None))
+        csv = save_csv(folder / f"{stem}.csv", rows, list(g.columns))
+        xlsx = save_xlsx(folder / f"{stem}.xlsx", rows, list(g.columns), sheet="整改清单")
+        out[dep] = (len(g), {"csv": csv, "xlsx": xlsx})
+    return out
