@@ -41,8 +41,8 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 	@echo "Roles, masks and the audit trail: docs/sql.md.  History of a table:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
 	@echo "The same pipeline on Airflow 3 (one DAG per source, asset-triggered builds):  make airflow  (docs/airflow.md)"
 
-test: $(STAMP)  ## the fast suite (run before every commit)
-	$(PY) -m pytest -q -m "not slow"
+test: $(STAMP)  ## the fast suite (run before every commit), on two processes
+	$(PY) -m pytest -q -m "not slow" -n 2
 
 test-slow: $(STAMP)  ## only the slow tests (CI runs them after `make test`)
 	$(PY) -m pytest -q -m slow; rc=$$?; [ $$rc -eq 5 ] && echo "no slow tests" && rc=0; exit $$rc

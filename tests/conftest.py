@@ -3,8 +3,6 @@ generated city ingested once, which the integration tests read."""
 
 from __future__ import annotations
 
-import datetime as dt
-import fcntl
 import os
 import secrets
 import shutil
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from samplecity.main import GenerateOptions, generate
+from tests import shared_city
 
 
 def pytest_configure(config):
@@ -37,6 +35,15 @@ def pytest_configure(config):
         os.environ["GOVLAKE_SQL_SPILL"] = tempfile.mkdtemp(prefix="govlake-test-spill-")
 
 
+_SHARED_FIXTURES = {"city", "city_lake", "sql_lake"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on the shared sample city last: under ``pytest -n 2`` one worker builds the city
+    while the other goes on with the rest, instead of both waiting for it."""
+    items.sort(key=lambda item: bool(_SHARED_FIXTURES & set(getattr(item, "fixturenames", ()))))
+
+
 @pytest.fixture(scope="session")
 def spark():
     from jobs.platform.engine import get_spark, stop
@@ -53,57 +60,44 @@ def lake(spark, tmp_path):
     return Lake(tmp_path / "lake", spark)
 
 
-CITY_OPTIONS = GenerateOptions(
-    persons=2500,
-    days=3,
-    seed=7,
-    start=dt.date(2026, 11, 2),
-    value_fault_rate=0.02,
-    parse_fault_rate=0.003,
-    file_fault_rate=0.3,
-    conflict_rate=0.02,
-    event_scale=20.0,
-)
-
-
-def _built_once(tmp_path_factory, name: str, build) -> Path:
-    """``build(folder)`` once per test run, however many xdist workers ask: the first builds
-    under an flock, the others wait for it and use what it built. Callers copy before writing."""
+def _shared_root(tmp_path_factory) -> Path:
+    """The run's folder, shared by the xdist workers (each worker's basetemp is inside it)."""
     root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the run's folder, shared by the workers
-    target = root / f"shared-{name}"
-    with open(root / f"shared-{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (root / f"shared-{name}.done").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            build(target)
-            (root / f"shared-{name}.done").touch()
-    return target
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_city_in_background(request, tmp_path_factory):
+    """Under xdist, the first worker starts building the shared city beside the first tests
+    (when the run has tests that use it), and stops the builder if the run ends first."""
+    wanted = any(_SHARED_FIXTURES & set(item.fixturenames) for item in request.session.items)
+    if os.environ.get("PYTEST_XDIST_WORKER") != "gw0" or not wanted:
+        yield
+        return
+    builder = subprocess.Popen(
+        [sys.executable, "-m", "tests.shared_city", str(_shared_root(tmp_path_factory))],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+    )
+    yield
+    if builder.poll() is None:
+        builder.kill()
+    builder.wait()
 
 
 @pytest.fixture(scope="session")
 def city(tmp_path_factory) -> Path:
     """A small sample city (landing zone + _truth), generated once per test run."""
-    shared = _built_once(
-        tmp_path_factory,
-        "city",
-        lambda out: generate(out / "landing", CITY_OPTIONS, log=lambda m: None),
-    )
-    return shared / "landing"
+    return shared_city.city(_shared_root(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")
-def city_lake(spark, city, tmp_path_factory):
+def city_lake(spark, tmp_path_factory):
     """The sample city run through `govlake run` into a lake: built once per test run, and
     each worker reads and writes its own copy."""
-    from jobs.pipeline.runner import run_pipeline
     from jobs.platform.lake import Lake
 
-    def build(folder: Path) -> None:
-        run_pipeline(city, folder / "lake", echo=lambda m: None)
-
-    shared = _built_once(tmp_path_factory, "city-lake", build) / "lake"
+    shared = shared_city.city_lake(_shared_root(tmp_path_factory))
     root = tmp_path_factory.mktemp("lake") / "lake"
     shutil.copytree(shared, root, symlinks=True)
     return Lake(root, spark)

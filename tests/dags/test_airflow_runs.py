@@ -17,7 +17,7 @@ import pytest
 from jobs.platform.config import catalog
 from jobs.platform.delta import read_rows
 from samplecity.main import generate
-from tests.conftest import CITY_OPTIONS
+from tests.shared_city import CITY_OPTIONS
 from tests.dags.airflow_home import REPO
 from tests.dags.lake_compare import differences
 

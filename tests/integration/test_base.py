@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 
 import pandas as pd
+import pytest
 import yaml
 from pyspark.sql import functions as F
 
@@ -159,6 +160,7 @@ def test_history_gives_each_dates_state(city, city_lake):
         assert not before or not before[0]["is_deceased"]
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 def test_show_prints_a_masked_person_as_of_a_date(city_lake):
     lake = city_lake
     version, _ = version_as_of(

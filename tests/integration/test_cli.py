@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from .landing_kit import deliver, swdj
 
 
@@ -18,6 +20,7 @@ def govlake(*args, cwd=None):
     )
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 def test_run_prints_a_summary_per_source_and_exits_zero(tmp_path):
     import datetime as dt
 

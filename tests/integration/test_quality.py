@@ -149,6 +149,7 @@ def test_findings_point_at_the_responsible_source_and_keep_their_life(city_lake,
     assert (live["status"] == "open").mean() > 0.95
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 def test_rerunning_the_quality_stage_changes_nothing(city_lake):
     from jobs.pipeline.quality.run import build_quality
 
@@ -250,6 +251,7 @@ def test_report_renders_offline_in_headless_chromium(city_lake, tmp_path):
     assert "bronze.gaj_hjrk" in docs_text
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 def test_report_command_builds_data_docs_without_errors(city_lake, tmp_path):
     """A fresh process (as `govlake report` is) must know the custom expectations when GX
     renders the Data Docs, or their pages lose those expectations and log tracebacks."""

@@ -163,6 +163,7 @@ def _govlake_sql(lake, *args, stdin: str | None = None) -> subprocess.CompletedP
     )
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 def test_command_line_formats_and_denials(sql_lake):
     csv = _govlake_sql(
         sql_lake, "--role", "city_analyst", "--format", "csv", "--max-rows", "3",

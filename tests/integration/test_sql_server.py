@@ -320,6 +320,7 @@ def test_a_user_has_a_bounded_number_of_sessions(env):
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 def test_twenty_concurrent_clients(env):
     sql = "SELECT region_code, count(*) FROM silver.person GROUP BY 1 ORDER BY 1"
     with SqlSession(env["lake"], role="city_analyst", user="ana") as s:
@@ -359,6 +360,9 @@ def _refusal(env, user, password) -> str:
 
 
 def test_wrong_password_unknown_and_disabled_users_look_the_same(env):
+    for user in ("ana", "dora"):  # accepted logins of its own (tests run in any order)
+        with _connect(env, user) as conn:
+            conn.execute("SELECT 1")
     wrong = _refusal(env, "quinn", "not the password at all")
     unknown = _refusal(env, "nobody", PASSWORD)
     disabled = _refusal(env, "gone", PASSWORD)
@@ -566,6 +570,7 @@ CATALOGUE_PROBES = {
 }
 
 
+@pytest.mark.slow  # slow: CI runs it (make test-slow); the fast suite keeps a cheaper test of the same surface
 @pytest.mark.parametrize("case", CORPUS, ids=[c["sql"][:60] for c in CORPUS])
 def test_hostile_query_over_the_wire(case, env, hostile_connections):
     conn = hostile_connections(_user_for(case, env))
