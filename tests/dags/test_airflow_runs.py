@@ -17,9 +17,9 @@ import pytest
 from jobs.platform.config import catalog
 from jobs.platform.delta import read_rows
 from samplecity.main import generate
-from tests.shared_city import CITY_OPTIONS
 from tests.dags.airflow_home import REPO
 from tests.dags.lake_compare import differences
+from tests.shared_city import CITY_OPTIONS
 
 pytestmark = pytest.mark.slow
 
