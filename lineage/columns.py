@@ -280,11 +280,11 @@ class _Analysis:
             out.append(self.expression(e, scope))
         return out
 
-    def expression(self, e, scope: list[Col], lambdas: dict[str, Col] | None = None) -> Col:
+    def expression(self, e, scope: list[Col], *, lambdas: dict[str, Col] | None = None) -> Col:
         kind = e.WhichOneof("expr_type")
         lambdas = lambdas or {}
         if kind == "alias":
-            return self.expression(e.alias.expr, scope, lambdas).renamed(e.alias.name[0])
+            return self.expression(e.alias.expr, scope, lambdas=lambdas).renamed(e.alias.name[0])
         if kind == "unresolved_attribute":
             a = e.unresolved_attribute
             return self._resolve(
@@ -303,10 +303,10 @@ class _Analysis:
             value = lit.string if lit.WhichOneof("literal_type") == "string" else None
             return Col("lit", expr=_render(e), literal=value)
         if kind == "cast":
-            inner = self.expression(e.cast.expr, scope, lambdas)
+            inner = self.expression(e.cast.expr, scope, lambdas=lambdas)
             return Col(inner.name, inner.sources, _render(e), inner.fields, None, inner.cases)
         if kind == "unresolved_extract_value":
-            child = self.expression(e.unresolved_extract_value.child, scope, lambdas)
+            child = self.expression(e.unresolved_extract_value.child, scope, lambdas=lambdas)
             key = e.unresolved_extract_value.extraction
             name = key.literal.string if key.WhichOneof("expr_type") == "literal" else ""
             if name and name in child.fields:
@@ -314,7 +314,7 @@ class _Analysis:
             if name:
                 return Col(name, child.sources, _render(e), {})
             # a lookup by a computed key (a code table map[code]): the key's columns count
-            index = self.expression(key, scope, lambdas)
+            index = self.expression(key, scope, lambdas=lambdas)
             return Col(child.name, child.sources | index.sources, _render(e), {})
         if kind in ("unresolved_function", "call_function"):
             f = getattr(e, kind)
@@ -323,22 +323,22 @@ class _Analysis:
             f = e.common_inline_user_defined_function
             return self._function(f.function_name, list(f.arguments), scope, lambdas, e)
         if kind == "lambda_function":
-            return self.expression(e.lambda_function.function, scope, lambdas)
+            return self.expression(e.lambda_function.function, scope, lambdas=lambdas)
         # window, sort order, update_fields, named arguments…: everything they reference
-        subs = [self.expression(s, scope, lambdas) for s in _sub_expressions(e)]
+        subs = [self.expression(s, scope, lambdas=lambdas) for s in _sub_expressions(e)]
         return Col(subs[0].name if subs else kind, _union(subs), _render(e), _merge_fields(subs))
 
     def _function(self, name: str, args, scope, lambdas, e) -> Col:
         name = name.lower()
         # a lambda's variables stand for the elements of the function's first argument
-        first = self.expression(args[0], scope, lambdas) if args else None
+        first = self.expression(args[0], scope, lambdas=lambdas) if args else None
         bound = dict(lambdas)
         for a in args:
             if a.WhichOneof("expr_type") == "lambda_function" and first is not None:
                 for var in a.lambda_function.arguments:
                     bound[var.name_parts[0]] = first
         values = [first] if first is not None else []
-        values += [self.expression(a, scope, bound) for a in args[1:]]
+        values += [self.expression(a, scope, lambdas=bound) for a in args[1:]]
         if name == "when" and len(values) == 2:
             case = _case(args[0], values[1], self, scope, lambdas)
             if case is not None:  # when(attribute == 'name', value): that branch's sources
@@ -391,7 +391,7 @@ def _case(condition, value: Col, analysis: _Analysis, scope, lambdas):
     f = condition.unresolved_function
     if f.function_name not in ("==", "=", "<=>") or len(f.arguments) != 2:
         return None
-    sides = [analysis.expression(a, scope, lambdas) for a in f.arguments]
+    sides = [analysis.expression(a, scope, lambdas=lambdas) for a in f.arguments]
     column = next((c for c in sides if c.literal is None), None)
     literal = next((c.literal for c in sides if c.literal is not None), None)
     if column is None or literal is None:

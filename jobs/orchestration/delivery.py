@@ -15,10 +15,12 @@ from jobs.pipeline.ingest.manifest import delivery_state
 from jobs.platform.config import delivery_due
 
 
-def outcome(landing: Path, source_id: str, business_date: dt.date, now: dt.datetime) -> dict | None:
+def outcome(
+    landing: Path, source_id: str, *, business_date: dt.date, now: dt.datetime
+) -> dict | None:
     """``{"status": delivered|incomplete|missing, ...}``, or None while it is worth waiting."""
     deadline = delivery_due(source_id, business_date)
-    state = delivery_state(landing, source_id, business_date)
+    state = delivery_state(landing, source_id, business_date=business_date)
     if state.status == "complete":
         status = "delivered"
     elif now < deadline:

@@ -39,7 +39,9 @@ class DeliverySensor(BaseSensorOperator):
 
     def _check(self, context) -> dict | None:
         date = schedule.business_date(context)
-        return outcome(schedule.landing_dir(), self.source_id, date, dt.datetime.now(dt.UTC))
+        return outcome(
+            schedule.landing_dir(), self.source_id, business_date=date, now=dt.datetime.now(dt.UTC)
+        )
 
     def execute(self, context) -> Any:
         found = self._check(context)

@@ -25,7 +25,8 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable
 
 from jobs.pipeline.stages import STAGES
-from jobs.platform.config import CatalogEntry, catalog, conf_file, project_dir
+from jobs.platform import settings
+from jobs.platform.config import CatalogEntry, catalog, project_dir
 
 # Beijing time. A FixedTimezone object: the string "+08:00" does not serialise.
 TZ = pendulum.FixedTimezone(8 * 3600, name="+08:00")
@@ -54,7 +55,7 @@ def landing_dir() -> Path:
 
 
 def _setting(name: str, env: str):
-    return os.environ.get(env) or conf_file("orchestration.yaml")[name]
+    return os.environ.get(env) or getattr(settings.orchestration(), name)
 
 
 def start_date() -> pendulum.DateTime:
@@ -95,9 +96,7 @@ def default_args() -> dict:
             seconds=float(_setting("retry_delay_seconds", "GOVLAKE_AIRFLOW_RETRY_DELAY"))
         ),
         "retry_exponential_backoff": 2.0,
-        "max_retry_delay": dt.timedelta(
-            minutes=float(conf_file("orchestration.yaml")["max_retry_delay_minutes"])
-        ),
+        "max_retry_delay": dt.timedelta(minutes=settings.orchestration().max_retry_delay_minutes),
     }
 
 

@@ -79,7 +79,9 @@ def ingest(source_id: str, delivery: dict | None, **context) -> dict:
     date = schedule.business_date(context)
     delivery = delivery or {"status": "unchecked", "detail": "no sensor result"}
     with _writer() as lake:
-        report = ingest_date(lake, schedule.landing_dir(), date, sources=[source_id], echo=log.info)
+        report = ingest_date(
+            lake, schedule.landing_dir(), business_date=date, sources=[source_id], echo=log.info
+        )
     result = report.details[0]
     for problem in report.problems:
         log.warning("%s", problem)
@@ -245,7 +247,7 @@ def ingest_history(lake_root: Path) -> IngestHistory:
     rows = query(
         root,
         {"runs": ("lineage.runs", None)},
-        "SELECT job, business_date, max(ended_at) AS ended_at FROM runs "
+        sql="SELECT job, business_date, max(ended_at) AS ended_at FROM runs "
         "WHERE status = 'success' AND business_date IS NOT NULL "
         f"AND (job LIKE 'ingest.%' OR job = '{BASE_LAST_JOB}') GROUP BY job, business_date",
     )

@@ -44,7 +44,9 @@ class DeliveryTrigger(BaseTrigger):
         while True:
             now = dt.datetime.now(dt.UTC)
             # reading a few small .ok files: off the event loop all the same
-            found = await asyncio.to_thread(outcome, Path(self.landing), self.source_id, date, now)
+            found = await asyncio.to_thread(
+                outcome, Path(self.landing), self.source_id, business_date=date, now=now
+            )
             if found is not None:
                 yield TriggerEvent(found)
                 return

@@ -159,7 +159,7 @@ def head_date(root: Path) -> dt.date | None:
     rows = delta.query(
         root,
         {"runs": ("lineage.runs", None)},
-        f"SELECT business_date FROM runs WHERE status = 'success' AND job = '{BASE_LAST_JOB}' "
+        sql=f"SELECT business_date FROM runs WHERE status = 'success' AND job = '{BASE_LAST_JOB}' "
         "ORDER BY ended_at DESC LIMIT 1",
     )
     return rows[0]["business_date"] if rows else None

@@ -13,7 +13,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the registry stays cheap (Airflow's DAG files read it)
+    from pyspark.sql import DataFrame
+
     from jobs.platform.lake import Lake
+
+# materialises a frame a transform uses more than once (Lake.checkpoint in a run; the identity
+# in tests of pure transforms)
+Checkpoint = Callable[["DataFrame", str], "DataFrame"]
+
+
+def no_checkpoint(df, _name: str):
+    """The checkpoint of tests and small inputs: the frame itself."""
+    return df
+
 
 BASE_LAST_JOB = "base.licence"  # the base stage's last run of a date (lineage.runs)
 

@@ -18,7 +18,8 @@ from functools import lru_cache
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from jobs.platform.config import conf_file, extract_schema
+from jobs.platform import settings
+from jobs.platform.config import extract_schema
 
 FULLWIDTH = "".join(chr(c) for c in range(0xFF01, 0xFF5F))  # ！ … ～
 HALFWIDTH = "".join(chr(c) for c in range(0x21, 0x7F))  # ! … ~
@@ -224,7 +225,15 @@ def date_formats(parser: str) -> list[str]:
 
 # ------------------------------------------------------------------------------ code tables
 def code_table(name: str) -> dict[str, str]:
-    return {str(a): str(b) for a, b in conf_file("codes.yaml")[name].items()}
+    """One code table of conf/codes.yaml (delivered code → canonical code)."""
+    return settings.codes().table(name)
+
+
+def marital_category(c: Column) -> Column:
+    """The category (single, married, widowed, divorced, unknown) of a GB/T 2261.2 marital
+    status code (conf/codes.yaml ``marital_category``)."""
+    pairs = settings.codes().marital_category.items()
+    return F.create_map(*[x for k, v in pairs for x in (F.lit(k), F.lit(v))])[c]
 
 
 def map_code(c: Column, table: str) -> Column:

@@ -24,11 +24,13 @@ def project_dir() -> Path:
     return Path(os.environ.get("GOVLAKE_PROJECT_DIR", PACKAGE_ROOT)).resolve()
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
+    """The base of every settings model: immutable, and a key it does not know is an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class ExtractColumn(_Frozen):
+class ExtractColumn(Frozen):
     """One delivered field: its header as delivered and the canonical bronze column."""
 
     header: str
@@ -41,7 +43,7 @@ class ExtractColumn(_Frozen):
     label: str | None = None
 
 
-class ExtractSchema(_Frozen):
+class ExtractSchema(Frozen):
     """What one source delivers (spec/extracts.md), read from schemas/extracts/<source_id>.yaml."""
 
     source_id: str
@@ -93,7 +95,7 @@ class ExtractSchema(_Frozen):
         ]
 
 
-class DeliverySla(_Frozen):
+class DeliverySla(Frozen):
     """Files of business date D are due by ``deadline`` (local time ``tz``) on D + days_after."""
 
     days_after: int = 1
@@ -110,7 +112,7 @@ class DeliverySla(_Frozen):
         return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=tz)
 
 
-class CatalogEntry(_Frozen):
+class CatalogEntry(Frozen):
     """One data resource of the 政务数据目录 (government data catalogue), from conf/catalog/."""
 
     source_id: str
@@ -196,7 +198,7 @@ def _conf_file(root: Path, name: str) -> dict:
     return _load_yaml(root / "conf" / name)
 
 
-class IngestLimits(_Frozen):
+class IngestLimits(Frozen):
     """Bounds on what ingestion reads from the landing zone (conf/ingest.yaml): each has a
     reason code of its own (docs/decisions.md, docs/security.md)."""
 
@@ -211,7 +213,7 @@ class IngestLimits(_Frozen):
     max_xlsx_parts: int = Field(1000, gt=0)
 
 
-class IngestSettings(_Frozen):
+class IngestSettings(Frozen):
     """conf/ingest.yaml."""
 
     limits: IngestLimits = Field(default_factory=IngestLimits)

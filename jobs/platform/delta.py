@@ -37,7 +37,7 @@ def lake_tables(root: str | Path) -> list[str]:
     ]
 
 
-def query(root: str | Path, tables: dict[str, tuple[str, int | None]], sql: str) -> list[dict]:
+def query(root: str | Path, tables: dict[str, tuple[str, int | None]], *, sql: str) -> list[dict]:
     """Run ``sql`` over lake tables registered as {name: (layer.table, version)}."""
     qb = QueryBuilder()
     for name, (table, version) in tables.items():
@@ -61,7 +61,7 @@ def leaf_fields(schema) -> list[tuple[str, str]]:
     return [leaf for f in pa.schema(schema) for leaf in walk(f.type, f.name)]
 
 
-def build_as_of(runs: pa.Table | None, table: str, as_of: dt.date) -> tuple[int, dt.date] | None:
+def build_as_of(runs: pa.Table | None, table: str, *, as_of: dt.date) -> tuple[int, dt.date] | None:
     """(Delta version, business date) written by the latest successful run, for the latest
     business date on or before ``as_of``, that wrote ``table`` (lineage.runs); None if none."""
     best: tuple[dt.date, dt.datetime, int] | None = None

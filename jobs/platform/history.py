@@ -33,7 +33,7 @@ class NoHistory(LookupError):
     """No build of the table on or before the date."""
 
 
-def version_as_of(lake: Lake, table: str, as_of: dt.date) -> tuple[int, dt.date]:
+def version_as_of(lake: Lake, table: str, *, as_of: dt.date) -> tuple[int, dt.date]:
     """(Delta version, business date it holds) of ``table`` for ``as_of``. A reader's view
     (``Lake.published``) answers from its publication; a writer from lineage.runs."""
     if lake.pinned is not None:
@@ -43,16 +43,16 @@ def version_as_of(lake: Lake, table: str, as_of: dt.date) -> tuple[int, dt.date]
         return version, lake.pinned.business_date
     rows = lake.read("lineage.runs").filter(F.col("job") == JOBS[table]).collect()
     runs = pa.Table.from_pylist([r.asDict() for r in rows]) if rows else None
-    found = build_as_of(runs, table, as_of)
+    found = build_as_of(runs, table, as_of=as_of)
     if found is None:
         raise NoHistory(f"{table} has no build on or before {as_of}")
     return found
 
 
-def read_as_of(lake: Lake, table: str, as_of: dt.date | None) -> DataFrame:
+def read_as_of(lake: Lake, table: str, *, as_of: dt.date | None) -> DataFrame:
     """The table as of a business date (None: as the lake holds it; for a reader's view, as
     published)."""
     if as_of is None or lake.pinned is not None:
         return lake.read(table)  # a view is pinned to its date already
-    version, _ = version_as_of(lake, table, as_of)
+    version, _ = version_as_of(lake, table, as_of=as_of)
     return lake.read(table, version=version)

@@ -134,7 +134,7 @@ class Lake:
 
     @classmethod
     def published(
-        cls, root: str | Path, spark: SparkSession | None, as_of: dt.date | None = None
+        cls, root: str | Path, spark: SparkSession | None, *, as_of: dt.date | None = None
     ) -> Lake:
         """A reader's view of the lake: every table at the versions published for ``as_of``
         (default: the current publication). Raises publication.NotPublished."""

@@ -30,7 +30,6 @@ from pathlib import Path
 from deltalake import DeltaTable
 
 from jobs.platform import delta, lease, publication, staging
-from jobs.platform.config import conf_file
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,11 @@ def _unpublished(root: Path, repair: bool) -> list[Finding]:
                 versions[table] = DeltaTable(str(root / table.replace(".", "/"))).version()
             # the same rows as published, under the versions the restore made
             publication.publish_versions(
-                root, pub.business_date, versions, run_id="doctor", code_version=_code_version()
+                root,
+                pub.business_date,
+                versions=versions,
+                run_id="doctor",
+                code_version=_code_version(),
             )
         f.repaired = len(restorable) == len(pending)
         f.detail += f"; restored {sorted(restorable)} to their published versions"
@@ -150,7 +153,7 @@ def _counts(root: Path, table: str, by: str, where: str = "TRUE") -> dict[tuple,
     rows = delta.query(
         root,
         {"t": (table, None)},
-        f"SELECT {by}, _file, count(*) AS n FROM t WHERE {where} GROUP BY {by}, _file",
+        sql=f"SELECT {by}, _file, count(*) AS n FROM t WHERE {where} GROUP BY {by}, _file",
     )
     return {tuple(r[k] for k in [*by.split(", "), "_file"]): r["n"] for r in rows}
 
@@ -238,7 +241,9 @@ class TableUpkeep:
 
 def keep_as_of_days() -> int:
     """How far back ``--as-of`` must keep working (conf/maintenance.yaml)."""
-    return int(conf_file("maintenance.yaml").get("keep_as_of_days", 400))
+    from jobs.platform import settings
+
+    return settings.maintenance().keep_as_of_days
 
 
 def _footprint(path: Path) -> tuple[int, int, int]:
@@ -294,7 +299,7 @@ def maintain(
             publication.publish_versions(
                 root,
                 pub.business_date,
-                republished,
+                versions=republished,
                 run_id="maintain",
                 code_version=_code_version(),
             )
@@ -320,7 +325,7 @@ def _compact(
     if (
         pub is not None
         and dtab.version() != head
-        and publication.same_state(path, pub.version(table), head)
+        and publication.same_state(path, pub.version(table), other=head)
     ):
         republished[table] = dtab.version()
     return upkeep

@@ -33,9 +33,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from jobs.platform.config import ConfigError, conf_file, extract_schemas
+from jobs.platform.config import ConfigError, Frozen, conf_file, extract_schemas
 from jobs.platform.private import read_private
 
 Level = Literal["L1", "L2", "L3", "L4"]
@@ -223,11 +223,7 @@ def is_pseudonym(text: str) -> bool:
 # -- conf/access.yaml --------------------------------------------------------------------------
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Item(_Frozen):
+class Item(Frozen):
     """A data item: the delivered field it comes from (or a stated level) and its mask.
 
     ``min_level`` raises a quasi-identifier above its field's level (GB/T 37964): a birth date
@@ -247,13 +243,13 @@ class Item(_Frozen):
         return self
 
 
-class BronzeMasks(_Frozen):
+class BronzeMasks(Frozen):
     by_parser: dict[str, Mask] = Field(default_factory=dict)
     by_field: dict[str, Mask] = Field(default_factory=dict)
     columns: dict[str, str] = Field(default_factory=dict)
 
 
-class Limits(_Frozen):
+class Limits(Frozen):
     """What one reader's queries may take. A client may lower these, never raise them."""
 
     max_rows: int = Field(gt=0)
@@ -273,7 +269,7 @@ class Limits(_Frozen):
         return int(float(number) * scale)
 
 
-class LimitsOverride(_Frozen):
+class LimitsOverride(Frozen):
     max_rows: int | None = Field(default=None, gt=0)
     timeout_s: float | None = Field(default=None, gt=0)
     max_concurrent: int | None = Field(default=None, gt=0)
@@ -281,7 +277,7 @@ class LimitsOverride(_Frozen):
     max_result_mb: int | None = Field(default=None, gt=0)
 
 
-class Role(_Frozen):
+class Role(Frozen):
     label: str
     clearance: Level
     tables: tuple[str, ...]
@@ -289,14 +285,14 @@ class Role(_Frozen):
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
 
 
-class Spill(_Frozen):
+class Spill(Frozen):
     """Where a query spills to disk, and how much it may spill."""
 
     directory: str | None = None  # default: <system temp>/govlake-sql-<uid>; env GOVLAKE_SQL_SPILL
     max_size: str = Field(pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
 
 
-class AccessConf(_Frozen):
+class AccessConf(Frozen):
     items: dict[str, Item]
     bronze: BronzeMasks
     columns: dict[str, dict[str, str]]
@@ -330,10 +326,9 @@ def _field_levels() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def access_conf() -> AccessConf:
     """conf/access.yaml, validated against the catalogue (every named field must exist)."""
-    try:
-        conf = AccessConf.model_validate(conf_file("access.yaml"))
-    except ValueError as e:
-        raise ConfigError(f"conf/access.yaml: {e}") from e
+    from jobs.platform.settings import validated
+
+    conf = validated(AccessConf, conf_file("access.yaml"), where="conf/access.yaml")
     fields = _field_levels()
     named = [i.field for i in conf.items.values() if i.field] + list(conf.bronze.by_field)
     unknown = sorted(f for f in named if f not in fields)
@@ -462,7 +457,7 @@ def grant(role: str, division: str | None = None) -> Grant:
 # -- masking outside SQL -----------------------------------------------------------------------
 
 
-def mask_value(table: str, path: str, value, reader: Grant, *, source: str | None = None):
+def mask_value(table: str, path: str, *, value, reader: Grant, source: str | None = None):
     """``value`` of column ``path`` of ``table`` as ``reader`` may see it (the views' rule).
 
     ``source`` is the row's source, for columns whose level is decided per row.
@@ -478,7 +473,7 @@ def mask_value(table: str, path: str, value, reader: Grant, *, source: str | Non
     return apply_mask(rule.mask, value)
 
 
-def mask_row(table: str, row: dict, reader: Grant) -> dict:
+def mask_row(table: str, row: dict, *, reader: Grant) -> dict:
     """A row (nested structs and lists too) of ``table`` as ``reader`` may see it."""
     rules = column_rules(table)
 
@@ -486,8 +481,10 @@ def mask_row(table: str, row: dict, reader: Grant) -> dict:
         if path in rules:
             rule = rules[path]
             if rule.per_source:
-                return mask_value(table, path, value, reader, source=row.get(rule.per_source))
-            return mask_value(table, path, value, reader)
+                return mask_value(
+                    table, path, value=value, reader=reader, source=row.get(rule.per_source)
+                )
+            return mask_value(table, path, value=value, reader=reader)
         if isinstance(value, dict):
             return {k: walk(v, f"{path}.{k}") for k, v in value.items()}
         if isinstance(value, list):

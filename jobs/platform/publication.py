@@ -74,11 +74,13 @@ def publish(root: Path, business_date: dt.date, *, run_id: str, code_version: st
         for t in delta.lake_tables(root)
         if t not in UNPINNED
     }
-    return publish_versions(root, business_date, versions, run_id=run_id, code_version=code_version)
+    return publish_versions(
+        root, business_date, versions=versions, run_id=run_id, code_version=code_version
+    )
 
 
 def publish_versions(
-    root: Path, business_date: dt.date, versions: dict[str, int], *, run_id: str, code_version: str
+    root: Path, business_date: dt.date, *, versions: dict[str, int], run_id: str, code_version: str
 ) -> Publication:
     """Record ``versions`` as the state of ``business_date``, in one commit."""
     faults.before_write()
@@ -132,12 +134,12 @@ def unpublished(root: Path) -> dict[str, tuple[int | None, int]]:
             continue
         path = Path(root) / t.replace(".", "/")
         latest = DeltaTable(str(path)).version()
-        if not same_state(path, pinned.get(t), latest):
+        if not same_state(path, pinned.get(t), other=latest):
             out[t] = (pinned.get(t), latest)
     return out
 
 
-def same_state(path: Path, version: int | None, other: int) -> bool:
+def same_state(path: Path, version: int | None, *, other: int) -> bool:
     """Whether two versions of a table hold the same data files (a vacuum, a checkpoint or an
     empty commit makes a new version of the same state)."""
     if version is None:

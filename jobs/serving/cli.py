@@ -28,7 +28,7 @@ def _published(lake_dir: Path, spark, as_of: dt.date | None):
     from jobs.platform.publication import NotPublished
 
     try:
-        return Lake.published(lake_dir, spark, as_of)
+        return Lake.published(lake_dir, spark, as_of=as_of)
     except NotPublished as e:
         raise click.ClickException(str(e)) from None
 
@@ -125,7 +125,7 @@ def main(verbose: bool) -> None:
     metavar="[SECONDS]",
     help="Wait for another writer to finish (default: fail at once; alone: up to an hour).",
 )
-def run(landing: Path, lake_dir: Path, date_from, date_to, stage_names, only, wait) -> None:
+def run(*, landing: Path, lake_dir: Path, date_from, date_to, stage_names, only, wait) -> None:
     """Run every stage for each business date found in the landing zone, in order.
 
     Each date is published (visible to readers) when all its stages are done. The lake never
@@ -202,7 +202,7 @@ def tables(lake_dir: Path) -> None:
     "--lake", "lake_dir", default=DEFAULT_LAKE, show_default=True, type=click.Path(path_type=Path)
 )
 @click.option("--limit", default=20, show_default=True)
-def history(table: str, lake_dir: Path, limit: int) -> None:
+def history(*, table: str, lake_dir: Path, limit: int) -> None:
     """Show a table's Delta commit history (newest first)."""
     from jobs.platform.lake import Lake
 
@@ -221,7 +221,7 @@ def history(table: str, lake_dir: Path, limit: int) -> None:
 )
 @click.option("--retention-hours", default=168, show_default=True)
 @click.option("--apply", is_flag=True, help="Delete the files (default: list them only).")
-def vacuum(table: str, lake_dir: Path, retention_hours: int, apply: bool) -> None:
+def vacuum(*, table: str, lake_dir: Path, retention_hours: int, apply: bool) -> None:
     """Remove data files no longer referenced by a table's recent versions."""
     from jobs.platform.lake import Lake
     from jobs.platform.lease import LeaseHeld
@@ -273,7 +273,7 @@ def doctor(lake_dir: Path, repair: bool) -> None:
 @click.option(
     "--wait", type=float, is_flag=False, flag_value=3600.0, default=None, metavar="[SECONDS]"
 )
-def maintain(lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
+def maintain(*, lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
     """Compact small files, checkpoint the Delta logs and vacuum what no kept publication needs
     (holding the writer lease)."""
     from jobs.platform.lease import LeaseHeld
@@ -317,7 +317,7 @@ def maintain(lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
     "needs a role cleared for identifiers).",
 )
 def report(
-    lake_dir: Path, out_dir: Path, role: str, user: str | None, unmasked_lists: bool
+    *, lake_dir: Path, out_dir: Path, role: str, user: str | None, unmasked_lists: bool
 ) -> None:
     """Write the quality report (index.html), rectification lists and Data Docs to --out."""
     import getpass
@@ -372,7 +372,7 @@ def suites(write: bool) -> None:
 )
 @click.option("--as-of", callback=_date, help="The state on this business date (default: latest).")
 @_who
-def show(kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> None:
+def show(*, kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> None:
     """Print one base-library record as your role may see it, optionally as of a past date.
 
     A role not cleared for identifiers looks persons up by their pseudonym (as its SQL shows
@@ -396,7 +396,7 @@ def show(kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> No
 )
 @click.option("--as-of", callback=_date, help="The file as it stood on this business date.")
 @_who
-def profile(kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> None:
+def profile(*, kind: str, key: str, lake_dir: Path, as_of, role, division, user) -> None:
     """Print a person's (一人一档) or an enterprise's (一企一档) whole file as your role may
     see it. Every lookup is recorded in audit.queries."""
     from jobs.serving.lookup.show import TABLES, render_profile
@@ -417,7 +417,9 @@ def profile(kind: str, key: str, lake_dir: Path, as_of, role, division, user) ->
 )
 @click.option("--as-of", callback=_date, help="The value as it stood on this business date.")
 @_who
-def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, division, user) -> None:
+def trace(
+    *, kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, division, user
+) -> None:
     """Where the value of ATTRIBUTE of one entity came from: source, file, row, date, batch,
     and what the other sources delivered, as your role may see them (audited)."""
     from jobs.serving.lookup.trace import KINDS, TraceError, render, trace_masks
@@ -429,7 +431,7 @@ def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, divi
     given = key.strip().upper()
     with _reader(lake_dir, role, division, user, as_of, "trace") as session:
         try:
-            stored = session.resolve_key(table, column, given)
+            stored = session.resolve_key(table, column, key=given)
         except Denied as e:
             raise click.ClickException(str(e)) from None
         record = dict(
@@ -441,13 +443,15 @@ def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, divi
             where = f" in division {division}" if division else ""
             raise click.ClickException(f"no {kind} {given} in {table}{where}")
         try:
-            result = run_trace(lake_dir.resolve(), kind, stored, attribute, as_of)
+            result = run_trace(
+                lake_dir.resolve(), kind, key=stored, attribute=attribute, as_of=as_of
+            )
         except (TraceError, LookupError) as e:
             audit.record_access(session.root, **record, status="failed", reason=str(e), rows=0)
             raise click.ClickException(str(e)) from None
         audit.record_access(session.root, **record, rows=len(result.records))
         key_mask, value_mask = trace_masks(result, session.grant)
-    click.echo(render(result, value_mask, key_mask), nl=False)
+    click.echo(render(result, mask=value_mask, key_mask=key_mask), nl=False)
 
 
 @main.command()
@@ -458,7 +462,7 @@ def trace(kind: str, key: str, attribute: str, lake_dir: Path, as_of, role, divi
 @click.option("--upstream", "direction", flag_value="upstream", default=True, help="(default)")
 @click.option("--downstream", "direction", flag_value="downstream")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot"]), default="text")
-def lineage(node: str, lake_dir: Path, direction: str, fmt: str) -> None:
+def lineage(*, node: str, lake_dir: Path, direction: str, fmt: str) -> None:
     """Where NODE (layer.table or layer.table.column) comes from, or what it feeds.
 
     Columns are traced down to the delivered fields (landing.<source>.<header>).
@@ -466,10 +470,13 @@ def lineage(node: str, lake_dir: Path, direction: str, fmt: str) -> None:
     from jobs.serving.lookup.graph import as_dot, as_text, graph
 
     try:
-        edges, found = graph(lake_dir.resolve(), node, direction)
+        edges, found = graph(lake_dir.resolve(), node, direction=direction)
     except LookupError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(as_dot(edges, found) if fmt == "dot" else as_text(edges, found, direction), nl=False)
+    click.echo(
+        as_dot(edges, found) if fmt == "dot" else as_text(edges, found, direction=direction),
+        nl=False,
+    )
 
 
 @main.command()
@@ -514,7 +521,9 @@ def lineage(node: str, lake_dir: Path, direction: str, fmt: str) -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds before a query stops (default and ceiling: your role's maximum).",
 )
-def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt, max_rows, timeout):
+def sql(
+    *, role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt, max_rows, timeout
+):
     """Query curated tables read-only, masked by your role; every query is audited.
 
     Without -e or -f, opens a prompt: end a query with `;`, `\\d` lists your tables,
@@ -558,8 +567,8 @@ def sql(role, division, user, lake_dir, sql_text, sql_file, dialect, as_of, fmt,
     with session:
         if sql_text or sql_file:
             text = sql_text if sql_text else sql_file.read_text(encoding="utf-8")
-            sys.exit(run_one(session, text, dialect, fmt))
-        interactive(session, dialect, fmt)
+            sys.exit(run_one(session, text, dialect=dialect, fmt=fmt))
+        interactive(session, dialect, fmt=fmt)
 
 
 from jobs.serving.server.cli import serve, users  # noqa: E402

@@ -56,7 +56,7 @@ def _text(value: Any) -> str:
 
 
 def write_csv(
-    rows: Iterable[Sequence[Any]], header: Sequence[str], out: IO[str], *, newline: str = "\r\n"
+    rows: Iterable[Sequence[Any]], header: Sequence[str], *, out: IO[str], newline: str = "\r\n"
 ) -> None:
     """Rows as CSV (every cell quoted and inert) to an open text stream."""
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator=newline)
@@ -65,10 +65,10 @@ def write_csv(
         writer.writerow([_text(v) for v in row])
 
 
-def save_csv(path: Path, rows: Iterable[Sequence[Any]], header: Sequence[str]) -> Path:
+def save_csv(path: Path, rows: Iterable[Sequence[Any]], *, header: Sequence[str]) -> Path:
     """:func:`write_csv` to a file, UTF-8 with a BOM (Excel then reads Chinese)."""
     with Path(path).open("w", encoding="utf-8-sig", newline="") as f:
-        write_csv(rows, header, f)
+        write_csv(rows, header, out=f)
     return Path(path)
 
 
@@ -93,7 +93,7 @@ def _cell(ws, value: Any):
 
 
 def save_xlsx(
-    path: Path, rows: Iterable[Sequence[Any]], header: Sequence[str], *, sheet: str = "Sheet1"
+    path: Path, rows: Iterable[Sequence[Any]], *, header: Sequence[str], sheet: str = "Sheet1"
 ) -> Path:
     """Rows as an XLSX workbook of one sheet: typed cells, text inert, never a formula."""
     from openpyxl import Workbook

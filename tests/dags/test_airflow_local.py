@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from jobs.pipeline.stages import STAGES
 from jobs.platform.config import catalog
 from samplecity.main import GenerateOptions, generate
 from tests.dags.airflow_home import REPO
@@ -86,7 +87,7 @@ def test_make_airflow_starts_on_loopback_and_stops_cleanly(tmp_path):
             "access_token"
         ]
         dags = _get(f"{said[1]}/api/v2/dags?limit=100", token)["dags"]
-        assert len(dags) == len(catalog()) + 4
+        assert len(dags) == len(catalog()) + len(STAGES) - 1  # one per source, one per build stage
         pools = _get(f"{said[1]}/api/v2/pools", token)["pools"]
         assert {"name": "govlake_lake", "slots": 1} in [
             {"name": p["name"], "slots": p["slots"]} for p in pools

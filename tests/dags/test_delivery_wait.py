@@ -42,17 +42,22 @@ def _events(trigger) -> list[dict]:
 
 def test_a_complete_delivery_is_delivered_whenever_it_came(tmp_path):
     _deliver(tmp_path, PAST)
-    found = outcome(tmp_path, SOURCE, PAST, dt.datetime.now(dt.UTC))
+    found = outcome(tmp_path, SOURCE, business_date=PAST, now=dt.datetime.now(dt.UTC))
     assert found["status"] == "delivered" and found["due"] == "2026-11-03T06:00:00+08:00"
 
 
 def test_past_the_deadline_nothing_is_missing_and_a_part_is_incomplete(tmp_path):
     now = dt.datetime.now(dt.UTC)
-    assert outcome(tmp_path, SOURCE, PAST, now)["status"] == "missing"
+    assert outcome(tmp_path, SOURCE, business_date=PAST, now=now)["status"] == "missing"
     _deliver(tmp_path, PAST, mark=False)  # still being written: no .ok
-    found = outcome(tmp_path, SOURCE, PAST, now)
+    found = outcome(tmp_path, SOURCE, business_date=PAST, now=now)
     assert found["status"] == "incomplete" and "without a .ok" in found["detail"]
-    assert outcome(tmp_path, SOURCE, PAST, due(SOURCE, PAST) - dt.timedelta(seconds=1)) is None
+    assert (
+        outcome(
+            tmp_path, SOURCE, business_date=PAST, now=due(SOURCE, PAST) - dt.timedelta(seconds=1)
+        )
+        is None
+    )
 
 
 def test_the_sensor_defers_to_the_trigger_while_it_is_worth_waiting(tmp_path, monkeypatch):

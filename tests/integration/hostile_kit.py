@@ -102,7 +102,7 @@ def slice_rows(lake, table: str, source: str, date: dt.date = D) -> list[dict]:
     return delta.query(
         lake.root,
         {"t": (table, None)},
-        f"SELECT * FROM t WHERE {date_col} = DATE '{date}' AND {source_col} = '{source}'",
+        sql=f"SELECT * FROM t WHERE {date_col} = DATE '{date}' AND {source_col} = '{source}'",
     )
 
 

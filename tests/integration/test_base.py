@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from jobs.pipeline.base.link import person_references
 from jobs.pipeline.base.person import build_person
+from jobs.pipeline.base.state import CurrentRows
 from jobs.platform.config import PACKAGE_ROOT
 from jobs.platform.history import version_as_of
 
@@ -24,7 +25,7 @@ METHODS = {"exact_id", "repaired_id", "probabilistic", "unresolved"}
 def test_every_person_reference_is_linked_or_unresolved(city_lake):
     lake = city_lake
     links = lake.read("silver.person_link")
-    refs = person_references(lake, LAST)
+    refs = person_references(CurrentRows(lake, LAST))
     assert links.count() == refs.count()  # one row per reference, none dropped
     by = {r["match_method"]: r["count"] for r in links.groupBy("match_method").count().collect()}
     assert set(by) <= METHODS and by["exact_id"] > 0.95 * sum(by.values())
@@ -131,7 +132,9 @@ def test_changing_an_authority_is_a_configuration_change(city_lake, tmp_path, mo
     monkeypatch.setenv("GOVLAKE_PROJECT_DIR", str(project))
     links = lake.read("silver.person_link")
     insured = links.filter(F.col("source_id") == "rsj_sbcb").select("person_id").distinct()
-    people = build_person(lake, links, LAST).join(insured, "person_id")
+    people = build_person(links=links, current=CurrentRows(lake, LAST), as_of=LAST).join(
+        insured, "person_id"
+    )
     by = {r["name_source"]: r["count"] for r in people.groupBy("name_source").count().collect()}
     # 人社 is now the authority; 户籍 only where 人社 delivered no usable name
     assert set(by) <= {"rsj_sbcb", "gaj_hjrk"} and by["rsj_sbcb"] > 0.97 * sum(by.values())
@@ -139,7 +142,9 @@ def test_changing_an_authority_is_a_configuration_change(city_lake, tmp_path, mo
 
 def test_history_gives_each_dates_state(city, city_lake):
     lake = city_lake
-    versions = [version_as_of(lake, "silver.person", dt.date(2026, 11, d))[0] for d in (2, 3, 4)]
+    versions = [
+        version_as_of(lake, "silver.person", as_of=dt.date(2026, 11, d))[0] for d in (2, 3, 4)
+    ]
     assert versions == sorted(set(versions))
     dead = [lake.read("silver.person", version=v).filter("is_deceased").count() for v in versions]
     assert dead[0] < dead[2]  # deaths certified on later dates show only from then on
@@ -164,7 +169,7 @@ def test_history_gives_each_dates_state(city, city_lake):
 def test_show_prints_a_masked_person_as_of_a_date(city_lake):
     lake = city_lake
     version, _ = version_as_of(
-        lake, "silver.person", dt.date(2026, 11, 3)
+        lake, "silver.person", as_of=dt.date(2026, 11, 3)
     )  # someone known on that date
     pid = (
         lake.read("silver.person", version=version)
@@ -192,7 +197,7 @@ def test_show_prints_a_masked_person_as_of_a_date(city_lake):
 def test_rebuilding_a_date_gives_the_same_people(city_lake):
     lake = city_lake
     links = lake.read("silver.person_link")
-    again = build_person(lake, links, LAST)
+    again = build_person(links=links, current=CurrentRows(lake, LAST), as_of=LAST)
     now = lake.read("silver.person").drop("_row_hash", "_changed_on")
     cols = sorted(now.columns)
     key = lambda r: tuple("" if v is None else str(v) for v in r)  # noqa: E731

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from deltalake import DeltaTable
 
-from jobs.pipeline.base.person import MARITAL_CATEGORY
+from jobs.platform import settings
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ def test_person_attributes_are_accurate(big):
     # 户籍 residents: the exact code; others: the category, since 初婚/再婚/复婚 is known only to
     # the 户籍 of their own city (docs/base-libraries.md)
     in_hjrk = m["marital_status_source"].eq("gaj_hjrk") | m["is_resident_s"]
-    cat = lambda s: s.map(MARITAL_CATEGORY)  # noqa: E731
+    cat = lambda s: s.map(settings.codes().marital_category)  # noqa: E731
     ok = (m["marital_status_t"] == m["marital_status_s"]) | (
         ~in_hjrk & (cat(m["marital_status_t"]) == cat(m["marital_status_s"]))
     )

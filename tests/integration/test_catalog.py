@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from jobs.pipeline.catalog.build import authorities, curated_conf, items_collected
+from jobs.pipeline.catalog.build import authorities, items_collected
+from jobs.platform import settings
 from jobs.platform.config import catalog, extract_schemas
 from jobs.serving.sql.session import SqlSession
 
@@ -21,7 +22,7 @@ def test_the_catalogue_covers_every_source_and_curated_table(city_lake):
     curated = {
         t for t in lake.tables() if t.split(".")[0] in ("silver", "gold", "quality", "catalog")
     }
-    assert curated <= set(curated_conf()["resources"]), "a curated table has no catalogue entry"
+    assert curated <= set(settings.curated().resources), "a curated table has no catalogue entry"
     assert curated <= set(resources)
     assert resources["silver.person"]["classification"] == "L3"  # ID numbers and names
     assert resources["quality.scores"]["classification"] == "L1"

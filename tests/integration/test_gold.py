@@ -14,7 +14,7 @@ DAYS = [dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 11, 4)]
 
 
 def _profiles(lake, day, columns):
-    return read_as_of(lake, "gold.person_profile", day).select(*columns).toPandas()
+    return read_as_of(lake, "gold.person_profile", as_of=day).select(*columns).toPandas()
 
 
 def test_one_profile_per_person_and_per_legal_person(city_lake):

@@ -31,7 +31,7 @@ def test_a_cancellation_shows_on_its_date_and_not_before(cli_city, spark):
     assert len(closed) >= 1  # the seed closes three enterprises after the first date
 
     def status(day):
-        g = read_as_of(lake, "gold.enterprise_profile", day)
+        g = read_as_of(lake, "gold.enterprise_profile", as_of=day)
         return g.select("uscc", "registration.reg_status").toPandas().set_index("uscc")
 
     for r in closed.itertuples():

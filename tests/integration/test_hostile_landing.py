@@ -65,7 +65,7 @@ def test_a_linked_data_file_is_rejected_unread(lake, landing, tmp_path):
     f.unlink()
     f.symlink_to(secret)
     write_ok(f.with_name(f.name + ".ok"), json.dumps(doc))
-    report = ingest_date(lake, landing, D, sources=["gaj_hjrk"])
+    report = ingest_date(lake, landing, business_date=D, sources=["gaj_hjrk"])
     assert reasons(lake, "quarantine.files", "gaj_hjrk") == {f.name: "symbolic_link"}
     assert _bronze(lake, "gaj_hjrk") == [] and slice_rows(lake, "quarantine.rows", "gaj_hjrk") == []
     audit = slice_rows(lake, "audit.deliveries", "gaj_hjrk")
@@ -102,7 +102,7 @@ def test_links_and_special_files_at_every_level_are_never_followed(lake, landing
     (day_dir(landing, "zwfw_dzzz") / "more").symlink_to(outside, target_is_directory=True)
 
     scan = record_landing(lake, landing)
-    ingest_date(lake, landing, D)  # returns: the FIFO was not opened for reading
+    ingest_date(lake, landing, business_date=D)  # returns: the FIFO was not opened for reading
     entries = {e["path"]: e["reason_code"] for e in lake.read("quarantine.entries").collect()}
     assert entries["scjgj_qydj"] == "symbolic_link"
     assert entries["swj_swdj/2026-11-02"] == "symbolic_link"
@@ -133,7 +133,7 @@ def test_every_entry_that_is_not_a_delivery_is_recorded(lake, landing):
     (day / "readme.txt").write_text("for the platform")
     (day / "old").mkdir()
     scan = record_landing(lake, landing)
-    ingest_date(lake, landing, D, sources=["rsj_sbcb", "gaj_hjrk"])
+    ingest_date(lake, landing, business_date=D, sources=["rsj_sbcb", "gaj_hjrk"])
     entries = {e["path"]: e["reason_code"] for e in lake.read("quarantine.entries").collect()}
     assert entries == {
         ".sync/": "reserved_name",
@@ -170,7 +170,7 @@ def test_names_with_control_characters_and_bad_bytes_are_recorded_printably(lake
     odd = os.fsencode(landing) + b"/gaj_hjrk/2026-11-02/\x1b[31mred\xff.csv"
     with open(odd, "wb") as f:
         f.write(b"x")
-    ingest_date(lake, landing, D, sources=["gaj_hjrk"])
+    ingest_date(lake, landing, business_date=D, sources=["gaj_hjrk"])
     files = reasons(lake, "quarantine.files", "gaj_hjrk")
     assert files == {"\\x1b[31mred\\xff.csv": "stray_file"}
 
@@ -185,7 +185,7 @@ def test_deep_json_is_quarantined_or_rejected_not_a_crash(lake, landing):
     doc = json.loads(shzz.read_text())
     doc["records"][0]["zs"] = json.loads("[" * 200 + "]" * 200)
     redeliver(shzz, json.dumps(doc, ensure_ascii=False).encode())
-    report = ingest_date(lake, landing, D, sources=["mzj_hydj", "mzj_shzz"])
+    report = ingest_date(lake, landing, business_date=D, sources=["mzj_hydj", "mzj_shzz"])
     assert reasons(lake, "quarantine.rows", "mzj_hydj") == {4: "nesting_too_deep"}
     assert len(_bronze(lake, "mzj_hydj")) == len(lines)
     assert reasons(lake, "quarantine.files", "mzj_shzz") == {shzz.name: "nesting_too_deep"}
@@ -217,7 +217,7 @@ def test_an_unexpected_error_in_one_file_stops_nothing_else(lake, landing, monke
 def test_a_failed_write_leaves_the_previous_slice_whole(lake, landing, monkeypatch):
     from jobs.platform.lake import Lake
 
-    ingest_source(lake, landing, "gaj_hjrk", D)
+    ingest_source(lake, landing, source_id="gaj_hjrk", business_date=D)
     before = {
         t: lake.version(t) for t in ("bronze.gaj_hjrk", "quarantine.rows", "audit.deliveries")
     }
@@ -232,7 +232,7 @@ def test_a_failed_write_leaves_the_previous_slice_whole(lake, landing, monkeypat
         return real(self, df, table, **kw)
 
     monkeypatch.setattr(Lake, "replace_slice", fail_on_audit)
-    report = ingest_date(lake, landing, D, sources=["gaj_hjrk"])
+    report = ingest_date(lake, landing, business_date=D, sources=["gaj_hjrk"])
     assert report.failures and "rolled back" in report.failures[0]
     assert "disk full" in report.failures[0]
     monkeypatch.undo()
@@ -319,7 +319,7 @@ def test_every_parser_is_bounded_by_a_setting(lake, landing, tight, case, source
         redeliver(f, _zip_bomb(f.read_bytes()))
     else:
         redeliver(f, f.read_bytes() + b"\n" * 3_000_000)
-    ingest_source(lake, landing, source, D)
+    ingest_source(lake, landing, source_id=source, business_date=D)
     found = reasons(lake, table, source)
     assert reason in found.values(), found
     assert consistent(lake, source)
@@ -346,7 +346,7 @@ def test_manifests_are_strict_types(lake, landing, change, needle):
     rest = {k: v for k, v in doc.items() if k != key}
     text = "{" + change + ", " + json.dumps(rest, ensure_ascii=False)[1:]
     write_ok(f.with_name(f.name + ".ok"), text)
-    result = ingest_source(lake, landing, "gaj_hjrk", D)
+    result = ingest_source(lake, landing, source_id="gaj_hjrk", business_date=D)
     rejected = {o.file: (o.reason_code, o.reason) for o in result.files}
     assert rejected[f.name][0] == "manifest_invalid" and needle in rejected[f.name][1]
     assert _bronze(lake, "gaj_hjrk") == [] and consistent(lake, "gaj_hjrk")
@@ -358,7 +358,7 @@ def test_manifests_are_strict_types(lake, landing, change, needle):
 def test_unknown_manifest_keys_are_recorded(lake, landing):
     f = the_file(landing, "gaj_hjrk")
     write_ok(f.with_name(f.name + ".ok"), json.dumps({**manifest(f), "operator": "张三"}))
-    ingest_source(lake, landing, "gaj_hjrk", D)
+    ingest_source(lake, landing, source_id="gaj_hjrk", business_date=D)
     [audit] = slice_rows(lake, "audit.deliveries", "gaj_hjrk")
     assert audit["status"] == "accepted" and "['operator']" in audit["notes"]
 
@@ -411,7 +411,7 @@ def test_xlsx_cells_are_read_as_delivered_or_quarantined(lake, landing, tmp_path
         count=1,
     )
     redeliver(f, _with_sheet_xml(out.read_bytes(), xml))
-    ingest_source(lake, landing, "rsj_sbcb", D)
+    ingest_source(lake, landing, source_id="rsj_sbcb", business_date=D)
     q = {r["_row_number"]: r for r in slice_rows(lake, "quarantine.rows", "rsj_sbcb")}
     assert {n: r["reason_code"] for n, r in q.items()} == {
         1: "formula_cell",
@@ -441,7 +441,7 @@ def test_control_characters_are_quarantined_never_stored(lake, landing):
     jl = hydj.read_bytes().splitlines(keepends=True)
     jl[0] = jl[0].replace(b'"IA"', b'"I\\u0007A"'.replace(b"\\\\", b"\\"), 1)
     redeliver(hydj, b"".join(jl))
-    ingest_date(lake, landing, D, sources=["gaj_hjrk", "mzj_hydj"])
+    ingest_date(lake, landing, business_date=D, sources=["gaj_hjrk", "mzj_hydj"])
     gaj = {r["_row_number"]: r for r in slice_rows(lake, "quarantine.rows", "gaj_hjrk")}
     assert {n: r["reason_code"] for n, r in gaj.items()} == {
         1: "control_character",
@@ -466,7 +466,9 @@ def test_mixed_line_endings_are_each_a_record_end(lake, landing):
         lines = f.read_bytes().decode(encoding).splitlines()
         text = "".join(line + endings[i % 3] for i, line in enumerate(lines))
         redeliver(f, text.encode(encoding))
-    report = ingest_date(lake, landing, D, sources=["gaj_hjrk", "swj_swdj", "mzj_hydj"])
+    report = ingest_date(
+        lake, landing, business_date=D, sources=["gaj_hjrk", "swj_swdj", "mzj_hydj"]
+    )
     for result in report.details:
         assert [o.status for o in result.files] == ["accepted"], result.files
         assert result.rows_quarantined == 0 and consistent(lake, result.source_id)
@@ -474,7 +476,7 @@ def test_mixed_line_endings_are_each_a_record_end(lake, landing):
 
 # ------------------------------------------------------------------------------ staging
 def test_nothing_staged_outlives_its_run(lake, landing, tmp_path):
-    ingest_date(lake, landing, D, sources=["gaj_hjrk", "rsj_sbcb"])
+    ingest_date(lake, landing, business_date=D, sources=["gaj_hjrk", "rsj_sbcb"])
     assert not any((lake.root / "_staging").rglob("*.parquet"))
     # a writer killed with SIGKILL leaves its parsed rows behind ...
     child = subprocess.run(
@@ -540,7 +542,7 @@ def test_a_json_key_given_twice_is_quarantined_not_silently_collapsed(lake, land
     lines[2] = lines[2].replace(b'{"djlx": "IA"', b'{"djlx": "IB", "djlx": "IA"', 1)
     assert lines[2].count(b'"djlx"') == 2
     redeliver(hydj, b"".join(lines))
-    ingest_source(lake, landing, "mzj_hydj", D)
+    ingest_source(lake, landing, source_id="mzj_hydj", business_date=D)
     q = slice_rows(lake, "quarantine.rows", "mzj_hydj")
     assert [(r["_row_number"], r["reason_code"]) for r in q] == [(3, "duplicate_key")]
     assert "djlx" in q[0]["reason"] and consistent(lake, "mzj_hydj")

@@ -28,13 +28,13 @@ def bronze_files(lake, source="swj_swdj"):
 def test_a_file_waits_for_its_manifest(lake, tmp_path):
     landing = tmp_path / "landing"
     data = deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A), 1, ok=False)
-    r = ingest_source(lake, landing, "swj_swdj", D)
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert [(f.status, f.reason_code) for f in r.files] == [("rejected", "manifest_missing")]
     assert [x["reason_code"] for x in lake.read("quarantine.files").collect()] == [
         "manifest_missing"
     ]
     deliver(landing, "swj_swdj", D, 1, "txt", data.read_bytes(), 1)  # the .ok arrives
-    r = ingest_source(lake, landing, "swj_swdj", D)
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert [f.status for f in r.files] == ["accepted"]
     assert lake.read("quarantine.files").count() == 0 and bronze_files(lake) == [data.name]
 
@@ -42,10 +42,10 @@ def test_a_file_waits_for_its_manifest(lake, tmp_path):
 def test_the_latest_delivery_of_a_date_replaces_earlier_ones(lake, tmp_path):
     landing = tmp_path / "landing"
     deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A, ROW_B), 2, delivery="D1", hour=2)
-    ingest_source(lake, landing, "swj_swdj", D)
+    ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     fixed = ROW_B.replace("|07|", "|03|")
     deliver(landing, "swj_swdj", D, 2, "txt", swdj(fixed), 1, delivery="D2", hour=9)
-    r = ingest_source(lake, landing, "swj_swdj", D)
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert {f.file: f.status for f in r.files} == {
         "swj_swdj_20261102_01.txt": "superseded",
         "swj_swdj_20261102_02.txt": "accepted",
@@ -59,7 +59,7 @@ def test_the_latest_delivery_of_a_date_replaces_earlier_ones(lake, tmp_path):
 def test_a_missing_part_makes_a_full_snapshot_incomplete(lake, tmp_path):
     landing = tmp_path / "landing"
     deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A), 1, parts=2)
-    r = ingest_source(lake, landing, "swj_swdj", D)
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert r.snapshot_complete is False
     assert any("2 parts but 1 arrived" in p for p in r.problems)
     assert "parts_missing" in {x["reason_code"] for x in lake.read("quarantine.files").collect()}
@@ -72,7 +72,7 @@ def test_a_file_with_a_bad_name_is_rejected(lake, tmp_path):
     f = deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A), 1)
     f.rename(f.with_name("taxes.txt"))
     (f.parent / f"{f.name}.ok").rename(f.parent / "taxes.txt.ok")
-    r = ingest_source(lake, landing, "swj_swdj", D)
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert [f.reason_code for f in r.files] == [
         "manifest_invalid"
     ]  # the manifest names another file
@@ -81,7 +81,7 @@ def test_a_file_with_a_bad_name_is_rejected(lake, tmp_path):
 def test_an_onboarded_source_with_nothing_delivered_is_reported(lake, tmp_path):
     landing = tmp_path / "landing"
     deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A), 1)
-    report = ingest_date(lake, landing, D, sources=["swj_swdj", "wjw_swzm"])
+    report = ingest_date(lake, landing, business_date=D, sources=["swj_swdj", "wjw_swzm"])
     assert "wjw_swzm: no delivery for 2026-11-02" in report.problems
     assert lake.read("bronze.wjw_swzm").count() == 0  # the table exists, empty, for later stages
 
@@ -112,7 +112,7 @@ def test_a_tenth_source_is_onboarded_from_files_alone(lake, tmp_path, monkeypatc
         "姓名,身份证号,房源编号\r\n王五,130902198001011234,BZF-001\r\n赵六,130902198502021234\r\n"
     )
     deliver(landing, "zjj_bzf", D, 1, "csv", body.encode("gb18030"), 2)
-    report = ingest_date(lake, landing, D, sources=["zjj_bzf"])
+    report = ingest_date(lake, landing, business_date=D, sources=["zjj_bzf"])
     assert not [p for p in report.problems if "rejected" in p]
     rows = lake.read("bronze.zjj_bzf").collect()
     assert [(r["name"], r["housing_no"], r["_row_number"]) for r in rows] == [
@@ -145,6 +145,6 @@ def test_unknown_source_directories_are_reported_not_ingested(lake, tmp_path):
 def test_manifest_mismatches_reject_the_file(lake, tmp_path, name, rows, over, reason):
     landing = tmp_path / "landing"
     deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A), rows, **over)
-    r = ingest_source(lake, landing, "swj_swdj", D)
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert [f.reason_code for f in r.files] == [reason]
     assert lake.read("bronze.swj_swdj").filter(F.col("_business_date") == D).count() == 0

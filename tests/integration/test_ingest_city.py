@@ -174,7 +174,7 @@ def test_rerunning_a_date_gives_identical_tables(city, city_lake):
 
     before = snapshot()
     version = lake.version("bronze.gaj_hjrk")
-    ingest_source(lake, city, "gaj_hjrk", date)
+    ingest_source(lake, city, source_id="gaj_hjrk", business_date=date)
     assert lake.version("bronze.gaj_hjrk") == version + 1
     assert snapshot() == before
 
@@ -182,7 +182,7 @@ def test_rerunning_a_date_gives_identical_tables(city, city_lake):
 def test_conservation_failure_names_the_file(city, city_lake, spark):
     lake = city_lake
     date = dt.date(2026, 11, 4)
-    result = ingest_source(lake, city, "wjw_swzm", date)
+    result = ingest_source(lake, city, source_id="wjw_swzm", business_date=date)
     accepted = [f.file for f in result.files if f.status == "accepted"]
     stray = lake.read("bronze.wjw_swzm").filter(F.col("_business_date") == date).limit(1)
     if stray.count() == 0:
@@ -190,7 +190,9 @@ def test_conservation_failure_names_the_file(city, city_lake, spark):
     lake.append(stray, "bronze.wjw_swzm")  # a row the manifest does not know about
     with pytest.raises(ConservationError, match=accepted[0]):
         check_conservation(lake, result)
-    ingest_source(lake, city, "wjw_swzm", date)  # the date's slice is rebuilt and reconciles
+    ingest_source(
+        lake, city, source_id="wjw_swzm", business_date=date
+    )  # the date's slice is rebuilt and reconciles
 
 
 def test_ingestion_is_recorded_in_lineage(city_lake):

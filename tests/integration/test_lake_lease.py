@@ -197,7 +197,7 @@ def test_maintain_compacts_and_keeps_every_published_date_readable(city_lake, tm
     shutil.copytree(src.root, root, ignore=shutil.ignore_patterns("_staging", "_govlake"))
     counts = {}
     for p in publication.publications(root):
-        view = Lake.published(root, src.spark, p.business_date)
+        view = Lake.published(root, src.spark, as_of=p.business_date)
         counts[p.business_date] = (
             view.read("gold.person_profile").count(),
             view.read("quality.findings").filter(F.col("status") == "open").count(),
@@ -209,7 +209,7 @@ def test_maintain_compacts_and_keeps_every_published_date_readable(city_lake, tm
     assert sum(u.vacuumed for u in again.values()) > 0  # what the compaction replaced
     assert again["lineage.runs"].disk_after < done["lineage.runs"].disk_before
     for date, expected in counts.items():
-        view = Lake.published(root, src.spark, date)
+        view = Lake.published(root, src.spark, as_of=date)
         got = (
             view.read("gold.person_profile").count(),
             view.read("quality.findings").filter(F.col("status") == "open").count(),

@@ -28,7 +28,7 @@ def test_every_silver_and_gold_table_comes_from_bronze(city_lake):
     for table in lake.tables():
         if table.split(".")[0] not in ("silver", "gold"):
             continue
-        edges, _ = graph(lake.root, table, "upstream")
+        edges, _ = graph(lake.root, table, direction="upstream")
         assert any(e.source.startswith("bronze.") for e in edges), table
         assert any(e.source.startswith("landing.") for e in edges), table
 
@@ -58,7 +58,7 @@ def test_every_curated_column_leads_back_to_a_delivered_field_or_a_constant(city
             if (table, column) not in edges:
                 missing.append(f"{table}.{column}")
                 continue
-            up, _ = graph(lake.root, f"{table}.{column}", "upstream")
+            up, _ = graph(lake.root, f"{table}.{column}", direction="upstream")
             if not any(e.source.startswith("landing.") or e.source == "(constant)" for e in up):
                 dangling.append(f"{table}.{column}")
     assert not missing, f"columns without lineage: {missing}"
@@ -67,11 +67,11 @@ def test_every_curated_column_leads_back_to_a_delivered_field_or_a_constant(city
 
 def test_column_lineage_follows_values_through_the_layers(city_lake):
     lake = city_lake
-    up, _ = graph(lake.root, "gold.person_profile.identity.name", "upstream")
+    up, _ = graph(lake.root, "gold.person_profile.identity.name", direction="upstream")
     sources = {e.source for e in up}
     assert {"silver.person.name", "landing.gaj_hjrk.姓名", "landing.rsj_sbcb.姓名"} <= sources
     assert "landing.gaj_hjrk.户籍地址" not in sources  # the address is not a name's source
-    down, _ = graph(lake.root, "bronze.gaj_hjrk.address", "downstream")
+    down, _ = graph(lake.root, "bronze.gaj_hjrk.address", direction="downstream")
     assert {"silver.person.address", "gold.person_profile.identity.address"} <= {
         e.target for e in down
     }
@@ -109,7 +109,7 @@ def test_traces_point_at_the_delivered_rows(city_lake, city):
     header = {c.column: c.header for c in extract_schema("gaj_hjrk").columns}
     for p in persons:
         for attribute in ("name", "address", "birth_date"):
-            t = trace(lake.root, "person", p["person_id"], attribute)
+            t = trace(lake.root, "person", key=p["person_id"], attribute=attribute)
             taken = [r for r in t.records if r.source_id == "gaj_hjrk"]
             assert taken, (p["person_id"], attribute)
             latest = max(r.business_date for r in taken)
@@ -134,7 +134,7 @@ def test_trace_names_competing_sources(city_lake):
         if link["person_id"]:
             by_person.setdefault(link["person_id"], set()).add(link["source_id"])
     person = next(p for p, s in by_person.items() if {"gaj_hjrk", "rsj_sbcb"} <= s)
-    t = trace(lake.root, "person", person, "name")
+    t = trace(lake.root, "person", key=person, attribute="name")
     assert {"gaj_hjrk", "rsj_sbcb"} <= {r.source_id for r in t.records}
     assert all(r.file and r.row_number and r.batch_id for r in t.records)
 
@@ -148,7 +148,7 @@ def test_lineage_and_trace_commands(city_lake):
     )  # fmt: skip
     assert text.returncode == 0, text.stderr
     assert "← bronze.gaj_hjrk.address" in text.stdout and "landing.gaj_hjrk.户籍地址" in text.stdout
-    edges, node = graph(lake.root, "bronze.gaj_hjrk", "downstream")
+    edges, node = graph(lake.root, "bronze.gaj_hjrk", direction="downstream")
     dot = as_dot(edges, node)
     assert dot.startswith("digraph lineage {")
     assert '"bronze.gaj_hjrk" -> "silver.person"' in dot
@@ -163,7 +163,7 @@ def test_lineage_and_trace_commands(city_lake):
     assert masked.returncode == 0, masked.stderr
     assert person not in masked.stdout and pseudonym(person) in masked.stdout
     with pytest.raises(LookupError, match="no attribute"):
-        trace(lake.root, "person", person, "nosuch")
+        trace(lake.root, "person", key=person, attribute="nosuch")
 
 
 def _rebuild(event: dict):

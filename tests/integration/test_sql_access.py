@@ -114,7 +114,7 @@ def test_as_of_reads_the_version_built_for_that_date(sql_lake, city_lake):
          .to_pyarrow_dataset().to_table().to_pylist() if r["business_date"]}
     )  # fmt: skip
     first = dates[0]
-    version, _ = version_as_of(lake, "silver.person", first)
+    version, _ = version_as_of(lake, "silver.person", as_of=first)
     expected = DeltaTable(str(sql_lake / "silver" / "person"), version=version)
     expected_rows = expected.to_pyarrow_dataset().count_rows()
     with SqlSession(sql_lake, role="platform_admin", as_of=first) as s:

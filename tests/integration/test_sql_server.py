@@ -117,7 +117,7 @@ def env(sql_lake, tmp_path_factory):
     ]
     for name, role, div in accounts:
         users_file.add(users, name=name, role=role, division=div, password=PASSWORD)
-    users_file.set_disabled(users, "gone", True)
+    users_file.set_disabled(users, "gone", disabled=True)
     cert, key = _self_signed(directory)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -399,11 +399,11 @@ def test_disable_and_passwd_take_effect_without_restart(env):
     users_file.add(env["users"], name="temp", role="city_analyst", division=None, password=PASSWORD)
     with _connect(env, "temp") as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-    users_file.set_password(env["users"], "temp", "another long password")
+    users_file.set_password(env["users"], "temp", password="another long password")
     _refusal(env, "temp", PASSWORD)
     with _connect(env, "temp", "another long password") as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-    users_file.set_disabled(env["users"], "temp", True)
+    users_file.set_disabled(env["users"], "temp", disabled=True)
     _refusal(env, "temp", "another long password")
 
 

@@ -58,3 +58,46 @@ def test_a_source_without_catalogue_entry_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("GOVLAKE_PROJECT_DIR", str(tmp_path))
     with pytest.raises(config.ConfigError, match="lonely"):
         config.extract_schemas()
+
+
+SETTINGS_FILES = {
+    "authority.yaml": "authority",
+    "references.yaml": "references",
+    "quality.yaml": "quality",
+    "curated.yaml": "curated",
+    "orchestration.yaml": "orchestration",
+    "maintenance.yaml": "maintenance",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_FILES))
+def test_every_settings_file_loads_and_refuses_an_unknown_key(name):
+    """conf/*.yaml load into frozen models; a key no model knows names the file and the key."""
+    from jobs.platform import settings
+
+    loaded = getattr(settings, SETTINGS_FILES[name])()
+    with pytest.raises(Exception, match="frozen"):
+        loaded.__setattr__(next(iter(type(loaded).model_fields)), None)
+    data = {**config.conf_file(name), "surplus_setting": 1}
+    with pytest.raises(config.ConfigError) as e:
+        settings.validated(type(loaded), data, where=f"conf/{name}")
+    assert f"conf/{name}: surplus_setting: Extra inputs are not permitted" in str(e.value)
+
+
+def test_a_nested_settings_error_names_the_path_to_the_key():
+    from jobs.platform import settings
+
+    data = config.conf_file("authority.yaml")
+    bad = {**data, "probabilistic": {**data["probabilistic"], "threshold": "high"}}
+    with pytest.raises(config.ConfigError, match=r"conf/authority.yaml: probabilistic.threshold:"):
+        settings.validated(settings.AuthoritySettings, bad, where="conf/authority.yaml")
+
+
+def test_code_tables_are_settings_not_code():
+    from jobs.platform import settings
+
+    codes = settings.codes()
+    assert codes.marital_category["22"] == "married"
+    assert codes.table("tax_status")["07"] == "cancelled"
+    with pytest.raises(config.ConfigError, match="no code table 'nothing'"):
+        codes.table("nothing")

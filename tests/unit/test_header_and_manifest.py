@@ -13,7 +13,7 @@ from jobs.platform.config import extract_schema
 
 
 def load_manifest(path, data_name):
-    return parse_manifest(path.read_bytes(), path.name, data_name)
+    return parse_manifest(path.read_bytes(), path.name, data_name=data_name)
 
 
 HJRK = extract_schema("gaj_hjrk")
@@ -21,36 +21,36 @@ HEADERS = [c.header for c in HJRK.columns]
 
 
 def test_reordered_columns_are_mapped_by_name():
-    plan = plan_header(list(reversed(HEADERS)), HJRK, "f.csv")
+    plan = plan_header(list(reversed(HEADERS)), HJRK, file="f.csv")
     assert plan.positions["id_number"] == len(HEADERS) - 1
     assert any("different order" in n for n in plan.notes)
 
 
 def test_extra_columns_are_kept_and_reported():
-    plan = plan_header(HEADERS + ["备注"], HJRK, "f.csv")
+    plan = plan_header(HEADERS + ["备注"], HJRK, file="f.csv")
     assert plan.extras == [(len(HEADERS), "备注")]
     assert any("备注" in n for n in plan.notes)
 
 
 def test_a_known_alias_is_accepted():
-    plan = plan_header(["身份证号"] + HEADERS[1:], HJRK, "f.csv")
+    plan = plan_header(["身份证号"] + HEADERS[1:], HJRK, file="f.csv")
     assert plan.positions["id_number"] == 0 and any("alias" in n for n in plan.notes)
 
 
 def test_missing_required_column_rejects_with_its_name():
     with pytest.raises(FileRejected) as e:
-        plan_header(HEADERS[1:], HJRK, "f.csv")
+        plan_header(HEADERS[1:], HJRK, file="f.csv")
     assert e.value.reason_code == "missing_required_column" and "公民身份号码" in e.value.reason
 
 
 def test_missing_optional_column_is_null_and_reported():
-    plan = plan_header([h for h in HEADERS if h != "民族"], HJRK, "f.csv")
+    plan = plan_header([h for h in HEADERS if h != "民族"], HJRK, file="f.csv")
     assert plan.missing == ["ethnicity"]
 
 
 def test_duplicate_header_rejects():
     with pytest.raises(FileRejected, match="duplicate_column"):
-        plan_header(HEADERS + ["姓名"], HJRK, "f.csv")
+        plan_header(HEADERS + ["姓名"], HJRK, file="f.csv")
 
 
 def _ok(tmp_path, **over):

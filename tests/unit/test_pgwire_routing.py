@@ -126,8 +126,8 @@ def test_text_and_binary_encodings():
     assert pgt.to_binary(42, pgt.INT4) == b"\x00\x00\x00\x2a"
     with pytest.raises(pgt.UnsupportedFormat):
         pgt.to_binary(dt.date(2024, 1, 1), pgt.DATE)
-    assert pgt.param_from_wire(b"12.5", pgt.NUMERIC, 0) == decimal.Decimal("12.5")
-    assert pgt.param_from_wire(b"\x00\x00\x00\x07", pgt.INT4, 1) == 7
-    assert pgt.param_from_wire(b"x", 0, 0) == "x"
+    assert pgt.param_from_wire(b"12.5", pgt.NUMERIC, fmt=0) == decimal.Decimal("12.5")
+    assert pgt.param_from_wire(b"\x00\x00\x00\x07", pgt.INT4, fmt=1) == 7
+    assert pgt.param_from_wire(b"x", 0, fmt=0) == "x"
     with pytest.raises(pgt.UnsupportedFormat):
-        pgt.param_from_wire(b"\x00", pgt.DATE, 1)
+        pgt.param_from_wire(b"\x00", pgt.DATE, fmt=1)

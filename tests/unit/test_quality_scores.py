@@ -78,14 +78,16 @@ def test_delivery_deadline_follows_the_catalogue_sla():
 def test_masking_of_examples():
     analyst, officer = grant("city_analyst"), grant("quality_officer")
     pid = "13090219900101123X"
-    assert shown_value("id_number", pid, analyst) == pseudonym(pid)
-    assert shown_value("id_number", pid, officer) == pid
-    assert shown_value("name", "张三丰", analyst) == "张**"
-    assert shown_value("birth_date", "1990-07-21", analyst) == "1990-07-01"
-    assert shown_value("birth_date", "1990-07-21", officer) == "1990-07-21"
-    assert shown_value("tax_status", "normal", analyst) == "normal"
-    assert shown_entity("person", "person_name_mismatch", pid, analyst) == pseudonym(pid)
-    assert shown_entity("person", "person_name_mismatch", pid, officer) == pid
-    assert shown_entity("legal_person", "legal_rep_mismatch", "91130902MA0000000X", analyst) == (
-        "91130902MA0000000X"
+    assert shown_value("id_number", pid, reader=analyst) == pseudonym(pid)
+    assert shown_value("id_number", pid, reader=officer) == pid
+    assert shown_value("name", "张三丰", reader=analyst) == "张**"
+    assert shown_value("birth_date", "1990-07-21", reader=analyst) == "1990-07-01"
+    assert shown_value("birth_date", "1990-07-21", reader=officer) == "1990-07-21"
+    assert shown_value("tax_status", "normal", reader=analyst) == "normal"
+    assert shown_entity("person", "person_name_mismatch", value=pid, reader=analyst) == pseudonym(
+        pid
     )
+    assert shown_entity("person", "person_name_mismatch", value=pid, reader=officer) == pid
+    assert shown_entity(
+        "legal_person", "legal_rep_mismatch", value="91130902MA0000000X", reader=analyst
+    ) == ("91130902MA0000000X")

@@ -84,8 +84,8 @@ def test_users_file_is_written_0600_atomically_and_holds_no_password(tmp_path):
         "created_at",
         "updated_at",
     }
-    users_file.set_password(path, "wang.li", "another long password")
-    users_file.set_disabled(path, "wang.li", True)
+    users_file.set_password(path, "wang.li", password="another long password")
+    users_file.set_disabled(path, "wang.li", disabled=True)
     assert [p.name for p in tmp_path.iterdir()] == ["users.json"]  # no temporary file left
     user = users_file.load(path)["wang.li"]
     assert user.disabled and user.updated_at >= user.created_at
@@ -105,7 +105,7 @@ def test_unsafe_users_files_are_refused(tmp_path):
     with pytest.raises(users_file.UsersFileError, match="symbolic link"):
         users_file.load(link)
     with pytest.raises(users_file.UsersFileError, match="symbolic link"):
-        users_file.set_disabled(link, "ana", True)
+        users_file.set_disabled(link, "ana", disabled=True)
     with pytest.raises(users_file.UsersFileError, match="no such users file"):
         users_file.load(tmp_path / "missing.json")
 

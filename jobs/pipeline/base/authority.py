@@ -37,7 +37,7 @@ def pick(claims: DataFrame, order: dict[str, list[str]]) -> DataFrame:
     )
 
 
-def wide(picked: DataFrame, attributes: list[str], with_source: list[str]) -> DataFrame:
+def wide(picked: DataFrame, attributes: list[str], *, with_source: list[str]) -> DataFrame:
     """One row per entity: ``<attribute>`` and ``<attribute>_source`` columns."""
     aggs = []
     for a in attributes:

@@ -14,15 +14,15 @@ Records that still have no code are kept with their delivered number as ``entity
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.pipeline import standardise as S
 from jobs.pipeline.base.authority import CLAIM_COLUMNS, pick, wide
-from jobs.pipeline.base.state import authority_conf, current_rows
-from jobs.platform.lake import Lake
+from jobs.pipeline.stage import Checkpoint, no_checkpoint
+from jobs.platform import settings
 
 ATTRIBUTES = [
     "name",
@@ -76,7 +76,7 @@ SOURCES = {
 }
 
 
-def _records(lake: Lake, as_of: dt.date, links: DataFrame) -> DataFrame:
+def _records(current: Mapping[str, DataFrame], links: DataFrame) -> DataFrame:
     """Every current legal-person record of the three registries in one shape."""
     rep = links.filter(F.col("role") == "legal_rep").select(
         "source_id", "_file", "_row_number", F.col("person_id").alias("rep_person_id")
@@ -89,7 +89,7 @@ def _records(lake: Lake, as_of: dt.date, links: DataFrame) -> DataFrame:
             "rep_delivered": S.id_normalise(F.col("legal_rep_id")),
             **columns(),
         }
-        frame = current_rows(lake, source_id, as_of).select(
+        frame = current[source_id].select(
             F.lit(source_id).alias("source_id"),
             "_business_date",
             "_file",
@@ -148,10 +148,9 @@ def _resolve_codes(rec: DataFrame, checkpoint, licence_names: DataFrame) -> Data
     return rec.withColumn("uscc", F.coalesce("_uscc", "by_name")).withColumn("match_method", method)
 
 
-def _licence_names(lake: Lake, as_of: dt.date) -> DataFrame:
-    lic = current_rows(lake, "zwfw_dzzz", as_of).filter(
-        S.clean_text(F.col("licence_name")) == "营业执照"
-    )
+def _licence_names(current: Mapping[str, DataFrame]) -> DataFrame:
+    """(k_name, by_name): each 营业执照 holder's name and credit code on the platform."""
+    lic = current["zwfw_dzzz"].filter(S.clean_text(F.col("licence_name")) == "营业执照")
     lic = lic.select(
         S.clean_name(F.col("holder_name")).alias("k_name"),
         S.uscc_normalise(F.col("holder_code")).alias("by_name"),
@@ -159,15 +158,17 @@ def _licence_names(lake: Lake, as_of: dt.date) -> DataFrame:
     return lic.filter(S.uscc_is_valid(F.col("by_name")) & F.col("k_name").isNotNull())
 
 
-def legal_person_records(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
+def legal_person_records(
+    *, links: DataFrame, current: Mapping[str, DataFrame], checkpoint: Checkpoint = no_checkpoint
+) -> DataFrame:
     """Every current record of the three registries with its resolved code and how it was found."""
     # checkpoints: _resolve_codes joins the records with frames derived from themselves, a
     # self-join that Sail mis-resolves ("No field named #n") unless the records are materialised
-    rec = lake.checkpoint(_records(lake, as_of, links), "legal-person-records")
-    rec = _resolve_codes(rec, lake.checkpoint, _licence_names(lake, as_of))
+    rec = checkpoint(_records(current, links), "legal-person-records")
+    rec = _resolve_codes(rec, checkpoint, _licence_names(current))
     rec = rec.withColumn("entity_id", F.coalesce("uscc", "code", "reg_no"))
     rec = rec.withColumn("legal_rep_id", F.coalesce("rep_person_id", "rep_delivered"))
-    return lake.checkpoint(rec, "legal-person-names")
+    return checkpoint(rec, "legal-person-names")
 
 
 def build_legal_person(rec: DataFrame) -> DataFrame:
@@ -183,9 +184,9 @@ def build_legal_person(rec: DataFrame) -> DataFrame:
             "_business_date",
         )
         claims = df if claims is None else claims.unionByName(df)
-    order = dict(authority_conf()["legal_person"])
+    order = settings.authority().order("legal_person")
     order["org_kind"] = ["mzj_shzz", "scjgj_qydj", "swj_swdj"]
-    w = wide(pick(claims.select(*CLAIM_COLUMNS), order), ATTRIBUTES, WITH_SOURCE)
+    w = wide(pick(claims.select(*CLAIM_COLUMNS), order), ATTRIBUTES, with_source=WITH_SOURCE)
     ids = rec.groupBy("entity_id").agg(F.max("uscc").alias("uscc"), F.max("reg_no").alias("reg_no"))
     return ids.join(w, "entity_id").select(
         "uscc",
@@ -203,7 +204,9 @@ def build_legal_person(rec: DataFrame) -> DataFrame:
     )
 
 
-def legal_person_links(lake: Lake, rec: DataFrame, known: DataFrame, as_of: dt.date) -> DataFrame:
+def legal_person_links(
+    *, records: DataFrame, known: DataFrame, current: Mapping[str, DataFrame]
+) -> DataFrame:
     """silver.legal_person_link: every record and reference naming a legal person, resolved.
 
     The registries' own records (role ``subject``) with the method that found their code
@@ -211,7 +214,7 @@ def legal_person_links(lake: Lake, rec: DataFrame, known: DataFrame, as_of: dt.d
     references other sources make: employers in 参保 (``employer``) and licence holders
     (``holder``), ``exact_code`` when the code names a known legal person, else ``unresolved``.
     """
-    subjects = rec.select(
+    subjects = records.select(
         "source_id",
         "_business_date",
         "_file",
@@ -227,7 +230,7 @@ def legal_person_links(lake: Lake, rec: DataFrame, known: DataFrame, as_of: dt.d
         ("rsj_sbcb", "employer_uscc", "employer", None),
         ("zwfw_dzzz", "holder_code", "holder", ("holder_code_type", "001")),
     ):
-        rows = current_rows(lake, source_id, as_of)
+        rows = current[source_id]
         if when:
             rows = rows.filter(S.clean_text(F.col(when[0])) == when[1])
         refs.append(

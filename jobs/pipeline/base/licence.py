@@ -14,21 +14,21 @@ holder is a person of silver.person or a legal person of silver.legal_person.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.pipeline import standardise as S
-from jobs.pipeline.base.state import current_rows
-from jobs.platform.lake import Lake
+from jobs.pipeline.stage import Checkpoint, no_checkpoint
 
 STATUS = F.create_map(
     F.lit("1"), F.lit("valid"), F.lit("2"), F.lit("cancelled"), F.lit("3"), F.lit("revoked")
 )
 
 
-def _platform(lake: Lake, as_of: dt.date, links: DataFrame) -> DataFrame:
-    rows = current_rows(lake, "zwfw_dzzz", as_of)
+def _platform(current: Mapping[str, DataFrame], as_of: dt.date, links: DataFrame) -> DataFrame:
+    rows = current["zwfw_dzzz"]
     latest = Window.partitionBy("_uid").orderBy(
         F.col("_business_date").desc(), F.col("_file").desc(), F.col("_row_number").desc()
     )
@@ -63,9 +63,9 @@ def _platform(lake: Lake, as_of: dt.date, links: DataFrame) -> DataFrame:
     )
 
 
-def _implied(lake: Lake, as_of: dt.date, links: DataFrame, legal: DataFrame) -> DataFrame:
+def _implied(current: Mapping[str, DataFrame], links: DataFrame, legal: DataFrame) -> DataFrame:
     """Licences that departmental records imply (see the module docstring)."""
-    hydj = current_rows(lake, "mzj_hydj", as_of)
+    hydj = current["mzj_hydj"]
     party = links.filter(F.col("source_id") == "mzj_hydj").select(
         "_file",
         "_row_number",
@@ -88,7 +88,7 @@ def _implied(lake: Lake, as_of: dt.date, links: DataFrame, legal: DataFrame) -> 
         F.col("name").alias("holder_name"),
     )
     births = (
-        current_rows(lake, "wjw_cszm", as_of)
+        current["wjw_cszm"]
         .join(mothers, ["_file", "_row_number"])
         .select(
             F.lit("出生医学证明").alias("licence_type"),
@@ -116,10 +116,18 @@ def _implied(lake: Lake, as_of: dt.date, links: DataFrame, legal: DataFrame) -> 
 
 
 def build_licence(
-    lake: Lake, links: DataFrame, person: DataFrame, legal: DataFrame, as_of: dt.date
+    *,
+    links: DataFrame,
+    person: DataFrame,
+    legal: DataFrame,
+    current: Mapping[str, DataFrame],
+    as_of: dt.date,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> DataFrame:
-    platform = lake.checkpoint(_platform(lake, as_of, links), "licence-platform")
-    implied = _implied(lake, as_of, links, legal).join(
+    """silver.licence for ``as_of``: the platform's licences, and those the registries imply
+    (marriages, births, business licences) that the platform has not issued."""
+    platform = checkpoint(_platform(current, as_of, links), "licence-platform")
+    implied = _implied(current, links, legal).join(
         platform.select("licence_type", "licence_no", "holder_code"),
         ["licence_type", "licence_no", "holder_code"],
         "left_anti",

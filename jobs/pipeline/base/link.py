@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.pipeline import standardise as S
-from jobs.pipeline.base.state import authority_conf, current_rows, references_conf
-from jobs.platform.lake import Lake
+from jobs.platform import settings
+from jobs.platform.settings import PersonReference
 
 LICENCE_SOURCE = "zwfw_dzzz"
 REF_COLUMNS = [
@@ -45,15 +46,15 @@ REF_COLUMNS = [
 
 
 # ------------------------------------------------------------------------------ references
-def person_references(lake: Lake, as_of: dt.date) -> DataFrame:
-    """One row per person reference in the records current on ``as_of`` (conf/references.yaml)."""
+def person_references(current: Mapping[str, DataFrame]) -> DataFrame:
+    """One row per person reference in the sources' current records (conf/references.yaml)."""
     frames = []
-    for source_id, refs in references_conf()["persons"].items():
-        if not lake.exists(f"bronze.{source_id}"):
+    for source_id, refs in settings.references().persons.items():
+        if source_id not in current:
             continue
-        rows = current_rows(lake, source_id, as_of)
+        rows = current[source_id]
         for ref in refs:
-            frames.append(reference_frame(rows, source_id, ref))
+            frames.append(reference_frame(rows, source_id, ref=ref))
     return reduce(DataFrame.unionByName, frames)
 
 
@@ -61,22 +62,22 @@ def person_references(lake: Lake, as_of: dt.date) -> DataFrame:
 LINK_KEYS = ["source_id", "_file", "_row_number", "role"]
 
 
-def reference_frame(rows: DataFrame, source_id: str, ref: dict) -> DataFrame:
+def reference_frame(rows: DataFrame, source_id: str, *, ref: PersonReference) -> DataFrame:
     """Standardised number, name, sex and birth date of one role in one source's rows."""
-    for col, value in (ref.get("when") or {}).items():
+    for col, value in (ref.when or {}).items():
         rows = rows.filter(S.clean_text(F.col(col)) == F.lit(str(value)))
-    sex = ref.get("sex") or {}
-    if "value" in sex:
-        sex_col = F.lit(str(sex["value"]))
-    elif "column" in sex:
-        sex_col = S.map_code(F.col(sex["column"]), sex["table"])
+    sex = ref.sex
+    if sex is not None and sex.value is not None:
+        sex_col = F.lit(str(sex.value))
+    elif sex is not None and sex.column is not None:
+        sex_col = S.map_code(F.col(sex.column), sex.table)
     else:
         sex_col = F.lit(None).cast("string")
-    birth = ref.get("birth") or {}
+    birth = ref.birth
     if birth:  # cleaned once into a column: parse_date references its input many times
-        rows = rows.withColumn("_birth_text", S.clean_text(F.col(birth["column"])))
+        rows = rows.withColumn("_birth_text", S.clean_text(F.col(birth.column)))
     if birth:  # a birth date after the delivery's business date is impossible: not used
-        rows = rows.withColumn("_birth", S.parse_date(F.col("_birth_text"), birth["formats"]))
+        rows = rows.withColumn("_birth", S.parse_date(F.col("_birth_text"), list(birth.formats)))
         birth_col = F.when(F.col("_birth") <= F.col("_business_date"), F.col("_birth"))
     else:
         birth_col = F.lit(None).cast("date")
@@ -86,16 +87,14 @@ def reference_frame(rows: DataFrame, source_id: str, ref: dict) -> DataFrame:
         "_batch_id",
         "_file",
         "_row_number",
-        F.lit(ref["role"]).alias("role"),
-        S.id_normalise(F.col(ref["id"])).alias("id_delivered"),
-        S.clean_name(F.col(ref["name"])).alias("name")
-        if ref.get("name")
+        F.lit(ref.role).alias("role"),
+        S.id_normalise(F.col(ref.id)).alias("id_delivered"),
+        S.clean_name(F.col(ref.name)).alias("name")
+        if ref.name
         else F.lit(None).cast("string").alias("name"),
         sex_col.alias("sex"),
         birth_col.alias("birth_date"),
-        F.lit(birth.get("precision", "day") if birth else None)
-        .cast("string")
-        .alias("birth_precision"),
+        F.lit(birth.precision if birth else None).cast("string").alias("birth_precision"),
     )
     # a role with neither number nor name (no father on the certificate) refers to nobody
     return out.filter(F.col("id_delivered").isNotNull() | F.col("name").isNotNull())
@@ -196,12 +195,11 @@ def _repairs(todo: DataFrame, known: DataFrame, as_of: dt.date) -> DataFrame:
 
 
 def _weights() -> tuple[float, dict[str, tuple[float, float]]]:
-    conf = authority_conf()["probabilistic"]
+    conf = settings.authority().probabilistic
     w = {
-        f: (math.log2(v["m"] / v["u"]), math.log2((1 - v["m"]) / (1 - v["u"])))
-        for f, v in conf["fields"].items()
+        f: (math.log2(v.m / v.u), math.log2((1 - v.m) / (1 - v.u))) for f, v in conf.fields.items()
     }
-    return float(conf["threshold"]), w
+    return float(conf.threshold), w
 
 
 def _probabilistic(todo: DataFrame, known: DataFrame) -> DataFrame:
@@ -249,7 +247,7 @@ def _probabilistic(todo: DataFrame, known: DataFrame) -> DataFrame:
     )
 
 
-def link_persons(refs: DataFrame, as_of: dt.date, checkpoint=lambda df, name: df) -> DataFrame:
+def link_persons(refs: DataFrame, as_of: dt.date, *, checkpoint=lambda df, name: df) -> DataFrame:
     """Every reference with ``person_id``, ``match_method`` and ``match_score``.
 
     ``checkpoint`` (Lake.checkpoint in the pipeline) materialises the first pass, which every

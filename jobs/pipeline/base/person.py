@@ -8,6 +8,7 @@ status follows the marriage-registration rule described there and in docs/base-l
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -15,8 +16,8 @@ from pyspark.sql import functions as F
 from jobs.pipeline import standardise as S
 from jobs.pipeline.base.authority import CLAIM_COLUMNS, pick, wide
 from jobs.pipeline.base.link import LICENCE_SOURCE
-from jobs.pipeline.base.state import authority_conf, current_rows
-from jobs.platform.lake import Lake
+from jobs.platform import settings
+from jobs.platform.settings import EventAuthority, fallback_of
 
 ATTRIBUTES = [
     "name",
@@ -31,16 +32,6 @@ ATTRIBUTES = [
     "death_date",
 ]
 WITH_SOURCE = ["name", "sex", "birth_date", "marital_status", "is_deceased", "address"]
-MARITAL_CATEGORY = {
-    "10": "single",
-    "20": "married",
-    "21": "married",
-    "22": "married",
-    "23": "married",
-    "30": "widowed",
-    "40": "divorced",
-    "90": "unknown",
-}
 
 
 def _claim(df: DataFrame, attribute: str, source, value) -> DataFrame:
@@ -68,9 +59,8 @@ def _claims_from_links(links: DataFrame) -> DataFrame:
     Only sources that some authority list names contribute, and only values that exist: at a
     million people this keeps millions of useless rows out of the pick.
     """
-    used = sorted(
-        {s for v in authority_conf()["person"].values() if isinstance(v, list) for s in v}
-    )
+    person = settings.authority().person
+    used = sorted({s for v in person.values() if not isinstance(v, EventAuthority) for s in v})
     linked = links.filter(F.col("person_id").isNotNull() & F.col("source_id").isin(used))
     day_precision = F.coalesce(F.col("birth_precision"), F.lit("day")) == "day"
     stated = [
@@ -88,7 +78,7 @@ def _claims_from_links(links: DataFrame) -> DataFrame:
     return _union([df.filter(F.col("value").isNotNull()) for df in stated] + implied)
 
 
-def subject_rows(rows: DataFrame, links: DataFrame, source_id: str) -> DataFrame:
+def subject_rows(rows: DataFrame, links: DataFrame, *, source_id: str) -> DataFrame:
     """A source's rows with the person_id their subject was linked to."""
     subj = links.filter((F.col("source_id") == source_id) & F.col("person_id").isNotNull()).select(
         "_file", "_row_number", "person_id"
@@ -98,7 +88,7 @@ def subject_rows(rows: DataFrame, links: DataFrame, source_id: str) -> DataFrame
 
 def _claims_from_hjrk(hjrk: DataFrame, links: DataFrame) -> DataFrame:
     """户籍 attributes of each linked resident record."""
-    rows = subject_rows(hjrk, links, "gaj_hjrk")
+    rows = subject_rows(hjrk, links, source_id="gaj_hjrk")
     status = S.map_code(F.col("reg_status"), "person_reg_status")
     values = {
         "ethnicity": S.map_code(F.col("ethnicity"), "ethnicity"),
@@ -121,7 +111,7 @@ def _claims_from_hjrk(hjrk: DataFrame, links: DataFrame) -> DataFrame:
 
 
 def _claims_from_deaths(swzm: DataFrame, links: DataFrame, as_of: dt.date) -> DataFrame:
-    rows = subject_rows(swzm, links, "wjw_swzm").withColumn(
+    rows = subject_rows(swzm, links, source_id="wjw_swzm").withColumn(
         "d", S.parse_date(F.col("death_date"), ["%Y-%m-%d"])
     )
     rows = rows.withColumn(
@@ -135,7 +125,7 @@ def _claims_from_deaths(swzm: DataFrame, links: DataFrame, as_of: dt.date) -> Da
     )
 
 
-def birth_certificate_homes(certs: DataFrame, links: DataFrame, person: DataFrame) -> DataFrame:
+def birth_certificate_homes(certs: DataFrame, links: DataFrame, *, person: DataFrame) -> DataFrame:
     """Where each newborn should be registered: (cert, birth_date, sex, issued_on, parent_id,
     household_no) for each birth certificate (wjw_cszm rows) and each linked parent, mother or
     father, who has a 户籍 household."""
@@ -162,7 +152,7 @@ def birth_certificate_homes(certs: DataFrame, links: DataFrame, person: DataFram
     )
 
 
-def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) -> DataFrame:
+def latest_marriage_events(hydj: DataFrame, links: DataFrame, *, as_of: dt.date) -> DataFrame:
     """(person_id, event, event_date, spouse_id) of each person's latest IA/IB registration.
 
     A person with a registration whose type is outside the code table, or an IA/IB whose date is
@@ -223,7 +213,6 @@ def latest_marriage_events(hydj: DataFrame, links: DataFrame, as_of: dt.date) ->
 
 def _marital(picked_wide: DataFrame, events: DataFrame) -> DataFrame:
     """Marital status by the latest-event rule, with its source."""
-    cat = F.create_map(*[x for k, v in MARITAL_CATEGORY.items() for x in (F.lit(k), F.lit(v))])
     spouse = picked_wide.select(
         F.col("entity_id").alias("spouse_id"), F.col("death_date").alias("spouse_death")
     )
@@ -237,7 +226,7 @@ def _marital(picked_wide: DataFrame, events: DataFrame) -> DataFrame:
     )
     e = e.select(F.col("person_id").alias("entity_id"), implied.alias("implied"))
     df = picked_wide.join(e, "entity_id", "left")
-    same = cat[F.col("marital_status")] == cat[F.col("implied")]
+    same = S.marital_category(F.col("marital_status")) == S.marital_category(F.col("implied"))
     return (
         df.withColumn(
             "marital_status_source",
@@ -255,16 +244,20 @@ def _marital(picked_wide: DataFrame, events: DataFrame) -> DataFrame:
     )
 
 
-def build_person(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
-    """silver.person for ``as_of`` from the links and the current bronze rows."""
-    order = {a: v for a, v in authority_conf()["person"].items() if isinstance(v, list)}
-    order["marital_status"] = authority_conf()["person"]["marital_status"]["fallback"]
+def build_person(
+    *, links: DataFrame, current: Mapping[str, DataFrame], as_of: dt.date
+) -> DataFrame:
+    """silver.person for ``as_of`` from the links and the sources' current rows (户籍, deaths,
+    marriages)."""
+    person = settings.authority().person
+    order = {a: list(v) for a, v in person.items() if not isinstance(v, EventAuthority)}
+    order["marital_status"] = list(fallback_of(person["marital_status"]))
     order["reg_status"] = ["gaj_hjrk"]
-    hjrk = current_rows(lake, "gaj_hjrk", as_of)
+    hjrk = current["gaj_hjrk"]
     claims = (
         _claims_from_links(links)
         .unionByName(_claims_from_hjrk(hjrk, links))
-        .unionByName(_claims_from_deaths(current_rows(lake, "wjw_swzm", as_of), links, as_of))
+        .unionByName(_claims_from_deaths(current["wjw_swzm"], links, as_of))
         .select(*CLAIM_COLUMNS)
     )
     people = (
@@ -276,9 +269,9 @@ def build_person(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
         .distinct()
     )
     claims = claims.join(people, "entity_id", "left_semi")
-    w = wide(pick(claims, order), [*ATTRIBUTES, "reg_status"], WITH_SOURCE)
+    w = wide(pick(claims, order), [*ATTRIBUTES, "reg_status"], with_source=WITH_SOURCE)
     w = people.join(w, "entity_id", "left")
-    w = _marital(w, latest_marriage_events(current_rows(lake, "mzj_hydj", as_of), links, as_of))
+    w = _marital(w, latest_marriage_events(current["mzj_hydj"], links, as_of=as_of))
     return w.select(
         F.col("entity_id").alias("person_id"),
         "name",

@@ -12,11 +12,12 @@ from jobs.pipeline.base.legal_person import (
 from jobs.pipeline.base.licence import build_licence
 from jobs.pipeline.base.link import LINK_KEYS, link_persons, person_references
 from jobs.pipeline.base.person import build_person
+from jobs.pipeline.base.state import CurrentRows
 from jobs.pipeline.stage import StageReport
 from jobs.platform.lake import Lake
 
 
-def build_base(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
+def build_base(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
     """Rebuild the base libraries as of ``business_date``.
 
     Idempotent and incremental: each table is made equal to that date's build by writing only
@@ -25,22 +26,25 @@ def build_base(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
     show = echo or (lambda _line: None)
     report = StageReport("base", business_date)
     changes: dict[str, dict] = {}
+    # each run reads its own sources (inside the run: what a run reads is its lineage)
     with lake.run("base.person", business_date=business_date):
-        refs = lake.checkpoint(person_references(lake, business_date), "person-references")
+        current = CurrentRows(lake, business_date)
+        refs = lake.checkpoint(person_references(current), "person-references")
         links = link_persons(refs, business_date, checkpoint=lake.checkpoint)
         changes["silver.person_link"] = lake.apply_changes(
             links, "silver.person_link", keys=LINK_KEYS, changed_on=business_date
         )
         links = lake.read("silver.person_link")
         changes["silver.person"] = lake.apply_changes(
-            build_person(lake, links, business_date),
+            build_person(links=links, current=current, as_of=business_date),
             "silver.person",
             keys=["person_id"],
             changed_on=business_date,
         )
     with lake.run("base.legal_person", business_date=business_date):
+        current = CurrentRows(lake, business_date)
         links = lake.read("silver.person_link")
-        records = legal_person_records(lake, links, business_date)
+        records = legal_person_records(links=links, current=current, checkpoint=lake.checkpoint)
         changes["silver.legal_person"] = lake.apply_changes(
             build_legal_person(records),
             "silver.legal_person",
@@ -49,15 +53,21 @@ def build_base(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
         )
         known = lake.read("silver.legal_person")
         changes["silver.legal_person_link"] = lake.apply_changes(
-            legal_person_links(lake, records, known, business_date),
+            legal_person_links(records=records, known=known, current=current),
             "silver.legal_person_link",
             keys=LINK_KEYS,
             changed_on=business_date,
         )
     with lake.run("base.licence", business_date=business_date):
+        current = CurrentRows(lake, business_date)
         links = lake.read("silver.person_link")
         licences = build_licence(
-            lake, links, lake.read("silver.person"), lake.read("silver.legal_person"), business_date
+            links=links,
+            person=lake.read("silver.person"),
+            legal=lake.read("silver.legal_person"),
+            current=current,
+            as_of=business_date,
+            checkpoint=lake.checkpoint,
         )
         changes["silver.licence"] = lake.apply_changes(
             licences, "silver.licence", keys=["licence_key"], changed_on=business_date

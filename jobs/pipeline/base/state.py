@@ -9,15 +9,43 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.platform.config import conf_file, extract_schema
+from jobs.platform.config import catalog, extract_schema
 from jobs.platform.lake import Lake
 
 
-def current_rows(lake: Lake, source_id: str, as_of: dt.date) -> DataFrame:
+class CurrentRows(Mapping):
+    """Each source's current rows as of a date (``current_rows``), read on first use.
+
+    What the pure transforms of the base, quality and themes stages take as their bronze
+    input: the stages pass this; tests pass a plain dict of inline frames. A source with no
+    bronze table yet is not in it.
+    """
+
+    def __init__(self, lake: Lake, as_of: dt.date):
+        self._lake, self._as_of, self._read = lake, as_of, {}
+
+    def __getitem__(self, source_id: str) -> DataFrame:
+        if source_id not in self._read:
+            self._read[source_id] = current_rows(self._lake, source_id, as_of=self._as_of)
+        return self._read[source_id]
+
+    def __contains__(self, source_id: object) -> bool:
+        return isinstance(source_id, str) and self._lake.exists(f"bronze.{source_id}")
+
+    def __iter__(self):
+        return (s for s in sorted(catalog()) if s in self)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def current_rows(lake: Lake, source_id: str, *, as_of: dt.date) -> DataFrame:
+    """The source's rows that make up its state on ``as_of`` (see the module)."""
     table = f"bronze.{source_id}"
     bronze = lake.read(table).filter(F.col("_business_date") <= F.lit(as_of))
     schema = extract_schema(source_id)
@@ -57,11 +85,3 @@ def _snapshot_dates(lake: Lake, source_id: str, as_of: dt.date) -> list[tuple[dt
         .collect()
     )
     return sorted((r["business_date"], bool(r["complete"])) for r in rows)
-
-
-def references_conf() -> dict:
-    return conf_file("references.yaml")
-
-
-def authority_conf() -> dict:
-    return conf_file("authority.yaml")

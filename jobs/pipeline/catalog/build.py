@@ -16,43 +16,18 @@ conf/authority.yaml (each attribute's sources, by column name) and each schema's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from deltalake import DeltaTable
-from pydantic import BaseModel, ConfigDict
 
-from jobs.platform.config import ConfigError, catalog, conf_file, extract_schemas
+from jobs.platform import settings
+from jobs.platform.config import catalog, extract_schemas
 from jobs.platform.delta import leaf_fields
 from jobs.platform.policy import LEVELS, access_conf, column_rules
+from jobs.platform.settings import sources_of
 
 # Pseudo-sources of conf/authority.yaml that are not departments' deliveries.
 _DERIVED = {"id_number"}
-
-
-class CuratedResource(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    resource_code: str
-    name: str
-    share_type: str
-    open_type: str
-
-
-@lru_cache(maxsize=1)
-def curated_conf() -> dict:
-    conf = conf_file("curated.yaml")
-    try:
-        resources = {t: CuratedResource.model_validate(r) for t, r in conf["resources"].items()}
-    except (KeyError, ValueError) as e:
-        raise ConfigError(f"conf/curated.yaml: {e}") from e
-    return {**conf, "resources": resources}
-
-
-def sources_of(spec) -> list[str]:
-    """The sources of a conf/authority.yaml entry, in order (a rule's event source first)."""
-    if isinstance(spec, dict):
-        return [spec["events"], *spec.get("fallback", [])]
-    return list(spec)
 
 
 def items_collected() -> dict[tuple[str, str], list[str]]:
@@ -66,22 +41,22 @@ def items_collected() -> dict[tuple[str, str], list[str]]:
             if item not in items:
                 items.append(item)
 
-    for source, refs in conf_file("references.yaml")["persons"].items():
+    for source, refs in settings.references().persons.items():
         for ref in refs:
-            add(source, ref["id"], "person.id_number")
-            if ref.get("name"):
-                add(source, ref["name"], "person.name")
-            if "column" in (ref.get("sex") or {}):
-                add(source, ref["sex"]["column"], "person.sex")
-            if ref.get("birth"):
-                add(source, ref["birth"]["column"], "person.birth_date")
+            add(source, ref.id, "person.id_number")
+            if ref.name:
+                add(source, ref.name, "person.name")
+            if ref.sex is not None and ref.sex.column:
+                add(source, ref.sex.column, "person.sex")
+            if ref.birth:
+                add(source, ref.birth.column, "person.birth_date")
     # A source's own columns describe the entity its rows are about: a person (a `subject`
     # reference) or a legal person (a credit code as entity key). Other sources name persons
     # only through their references above (a registry's `name` is the enterprise's).
     entity_of = {
         source: "person"
-        for source, refs in conf_file("references.yaml")["persons"].items()
-        if any(r["role"] == "subject" for r in refs)
+        for source, refs in settings.references().persons.items()
+        if any(r.role == "subject" for r in refs)
     }
     for source, schema in schemas.items():
         for key in schema.entity_keys:
@@ -97,8 +72,9 @@ def items_collected() -> dict[tuple[str, str], list[str]]:
 
 
 def _authority() -> dict[str, dict]:
-    conf = conf_file("authority.yaml")
-    return {k: v for k, v in conf.items() if k in ("person", "legal_person")}
+    """The person and legal-person entries of conf/authority.yaml, as written."""
+    conf = settings.authority()
+    return {"person": conf.person, "legal_person": conf.legal_person}
 
 
 def authorities() -> dict[str, str]:
@@ -186,12 +162,12 @@ def _table_leaves(root: Path, table: str, declared) -> list[tuple[str, str]] | N
 
 
 def _curated_entries(root: Path, declared) -> tuple[list[dict], list[dict]]:
-    conf = curated_conf()
+    conf = settings.curated()
     schemas = extract_schemas()
     standards = {f"{s}.{c.column}": c.standard for s, sc in schemas.items() for c in sc.columns}
     items = access_conf().items
     resources, fields = [], []
-    for table, res in sorted(conf["resources"].items()):
+    for table, res in sorted(conf.resources.items()):
         leaves = _table_leaves(root, table, declared)
         if leaves is None:
             continue
@@ -220,16 +196,16 @@ def _curated_entries(root: Path, declared) -> tuple[list[dict], list[dict]]:
             {
                 "resource_code": res.resource_code,
                 "name": res.name,
-                "provider": conf["provider"],
-                "department": conf["department"],
+                "provider": conf.provider,
+                "department": conf.department,
                 "source_id": None,
                 "table_name": table,
                 "kind": "curated",
                 "share_type": res.share_type,
                 "open_type": res.open_type,
-                "update_cycle": conf["update_cycle"],
+                "update_cycle": conf.update_cycle,
                 "classification": max(levels, key=LEVELS.index),
-                "system": conf["system"],
+                "system": conf.system,
             }
         )
     return resources, fields

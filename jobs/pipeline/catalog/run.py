@@ -53,7 +53,7 @@ SCHEMAS = {
 }
 
 
-def build_catalog(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
+def build_catalog(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
     """Write the catalogue as it stands for the onboarded sources and the lake's tables."""
     show = echo or (lambda _line: None)
     report = StageReport("catalog", business_date)

@@ -144,7 +144,7 @@ def bronze_schema(schema: ExtractSchema) -> T.StructType:
     )
 
 
-def batch_id_for(source_id: str, business_date: dt.date, delivery: str) -> str:
+def batch_id_for(source_id: str, business_date: dt.date, *, delivery: str) -> str:
     return f"{source_id}_{business_date:%Y%m%d}_{delivery}"
 
 
@@ -181,7 +181,7 @@ class HeaderPlan:
     notes: list[str]
 
 
-def plan_header(header: list[str], schema: ExtractSchema, file: str) -> HeaderPlan:
+def plan_header(header: list[str], schema: ExtractSchema, *, file: str) -> HeaderPlan:
     """Map a delivered header onto canonical columns; reject a missing required column."""
     known = schema.header_map()
     dups = sorted({h for h in header if header.count(h) > 1})
@@ -230,7 +230,7 @@ class _Stager:
         self.parts = 0
         self.rows = 0
 
-    def add(self, values: list, row_number: int, extra: dict | None) -> None:
+    def add(self, values: list, row_number: int, *, extra: dict | None) -> None:
         for c, v in zip(self.columns, values, strict=True):
             self.buf[c].append(v)
         self.buf["_extra"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
@@ -303,9 +303,9 @@ def _stage_file(
     try:
         if schema.format in ("jsonl", "json"):
             seen_keys = _stage_objects(parsed, schema, stager, quarantine)
-            plan = plan_header(list(seen_keys), schema, name) if stager.rows else None
+            plan = plan_header(list(seen_keys), schema, file=name) if stager.rows else None
         else:
-            plan = plan_header(parsed.header, schema, name)
+            plan = plan_header(parsed.header, schema, file=name)
             _stage_rows(parsed, plan, schema, stager, quarantine)
         stager.flush()
         total = stager.rows + len(qrows)
@@ -345,7 +345,7 @@ def _stage_rows(
         v = rec.values
         values = [_text(v[i]) if i is not None else None for i in order]
         extra = {h: v[i] for i, h in plan.extras if v[i] not in (None, "")} if plan.extras else None
-        stager.add(values, rec.row_number, extra)
+        stager.add(values, rec.row_number, extra=extra)
 
 
 def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, quarantine) -> dict:
@@ -374,13 +374,13 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
                         "too_many_columns",
                         f"the records use more than {limit:,} different keys",
                     )
-        stager.add([row[c] for c in cols], rec.row_number, extra)
+        stager.add([row[c] for c in cols], rec.row_number, extra=extra)
     return seen
 
 
 # ------------------------------------------------------------------------------ the run
 def ingest_source(
-    lake: Lake, landing: Path, source_id: str, business_date: dt.date
+    lake: Lake, landing: Path, *, source_id: str, business_date: dt.date
 ) -> IngestResult:
     """Ingest one source's deliveries of one business date (idempotent: the slice is replaced).
 
@@ -410,10 +410,12 @@ def _read_delivery(
     day: Folder | None, schema: ExtractSchema, business_date: dt.date, stage_dir: Path
 ) -> tuple[IngestResult, list[dict]]:
     """Pair, check and stage every file of the date's latest delivery."""
-    files = pair_files(day, schema.source_id, business_date)
+    files = pair_files(day, schema.source_id, business_date=business_date)
     outcomes, manifests = _pair_outcomes(files), files.manifests
     delivery = latest_delivery(manifests)
-    batch_id = batch_id_for(schema.source_id, business_date, delivery) if delivery else None
+    batch_id = (
+        batch_id_for(schema.source_id, business_date, delivery=delivery) if delivery else None
+    )
     latest = {n: m for n, m in manifests.items() if m.delivery == delivery}
     for name, m in sorted(manifests.items()):
         if name not in latest:
@@ -599,7 +601,9 @@ def _write_slices(
         df = spark.read.schema(file_schema).parquet(str(stage_dir))
     else:  # nothing accepted: an empty slice, derived like a delivered one
         df = spark.createDataFrame([], file_schema)
-    df = add_bronze_metadata(df, schema, date, result.batch_id, now)
+    df = add_bronze_metadata(
+        df, schema, business_date=date, batch_id=result.batch_id, ingested_at=now
+    )
     table = f"bronze.{schema.source_id}"
     lake.derive_columns(table, delivered_field_edges(schema))
     lake.replace_slice(
@@ -661,6 +665,7 @@ def _write_slices(
 def add_bronze_metadata(
     df: DataFrame,
     schema: ExtractSchema,
+    *,
     business_date: dt.date,
     batch_id: str | None,
     ingested_at: dt.datetime,
@@ -686,7 +691,9 @@ def _delivery_rows(result: IngestResult, now: dt.datetime) -> list[dict]:
                 "business_date": result.business_date,
                 "file": o.file,
                 "delivery": m.delivery if m else None,
-                "batch_id": batch_id_for(result.source_id, result.business_date, m.delivery)
+                "batch_id": batch_id_for(
+                    result.source_id, result.business_date, delivery=m.delivery
+                )
                 if m
                 else None,
                 "mode": m.mode if m else None,
@@ -726,7 +733,7 @@ def check_conservation(lake: Lake, result: IngestResult) -> None:
         rows = delta.query(
             lake.root,
             {"t": (table, None)},
-            f"SELECT _file, count(*) AS n FROM t WHERE {where} GROUP BY _file",
+            sql=f"SELECT _file, count(*) AS n FROM t WHERE {where} GROUP BY _file",
         )
         for row in rows:
             counts[row["_file"]] += row["n"]

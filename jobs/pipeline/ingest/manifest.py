@@ -68,7 +68,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def parse_manifest(data: bytes, ok_name: str, data_name: str) -> Manifest:
+def parse_manifest(data: bytes, ok_name: str, *, data_name: str) -> Manifest:
     """Validate a ``.ok`` manifest's bytes; raises FileRejected('manifest_invalid')."""
     ok_name = printable(ok_name)
     try:
@@ -123,7 +123,7 @@ class DayFiles:
         return not (self.manifests or self.unmarked or self.orphans or self.invalid or self.others)
 
 
-def pair_files(day: Folder | None, source_id: str, business_date: dt.date) -> DayFiles:
+def pair_files(day: Folder | None, source_id: str, *, business_date: dt.date) -> DayFiles:
     """Pair the data files of a date folder with their manifests; classify everything else.
 
     Nothing is followed and no data file is read here: only the small ``.ok`` manifests, and
@@ -175,7 +175,7 @@ def _pair(day: Folder, name: str, ok_kind: str, out: DayFiles) -> None:
         return
     try:
         raw = day.read(f"{name}.ok", max_bytes=ingest_limits().max_manifest_bytes)
-        out.manifests[name] = parse_manifest(raw, f"{name}.ok", name)
+        out.manifests[name] = parse_manifest(raw, f"{name}.ok", data_name=name)
     except FileRejected as e:
         if e.reason_code == "file_too_large":
             e = FileRejected("manifest_invalid", f"{printable(name)}.ok: {e.reason}")
@@ -198,14 +198,14 @@ class DeliveryState:
     detail: str
 
 
-def delivery_state(landing: Path, source_id: str, business_date: dt.date) -> DeliveryState:
+def delivery_state(landing: Path, source_id: str, *, business_date: dt.date) -> DeliveryState:
     """``complete`` when the latest delivery's every part has arrived with its ``.ok`` and no
     file named like a part is still without one; ``incomplete`` when something arrived but not
     all of it; ``absent`` when nothing did. Reads only the small ``.ok`` files."""
     where = Path(landing) / source_id / business_date.isoformat()
     try:
         with LandingZone(landing).day(source_id, business_date) as day:
-            files = pair_files(day, source_id, business_date)
+            files = pair_files(day, source_id, business_date=business_date)
     except LandingError:
         files = DayFiles()
     if files.empty:

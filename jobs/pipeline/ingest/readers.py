@@ -71,7 +71,7 @@ def _too_long(n: int, raw: str, limits: IngestLimits) -> Record:
     )
 
 
-def value_problem(values, names, limits: IngestLimits) -> tuple[str, str] | None:
+def value_problem(values, names, *, limits: IngestLimits) -> tuple[str, str] | None:
     """A reason to quarantine a record for one of its text values: control characters (a NUL
     among them) or a field over the length bound. ``names`` label the values."""
     texts = [v for v in values if isinstance(v, str)]
@@ -98,7 +98,7 @@ def value_problem(values, names, limits: IngestLimits) -> tuple[str, str] | None
 
 
 # ------------------------------------------------------------------------------ CSV and text
-def read_delimited(data: bytes, schema: ExtractSchema, limits: IngestLimits) -> ParsedFile:
+def read_delimited(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) -> ParsedFile:
     """CSV (RFC 4180 quoting, records may span lines) or unquoted delimited text. A record
     ends at LF, CRLF or CR alike (mixed line endings)."""
     if not data.strip():
@@ -135,7 +135,7 @@ def _check_header(header: list[str], limits: IngestLimits) -> None:
             "too_many_columns",
             f"the header has {len(header):,} columns, over the bound of {limits.max_columns:,}",
         )
-    problem = value_problem(header, [f"#{i + 1}" for i in range(len(header))], limits)
+    problem = value_problem(header, [f"#{i + 1}" for i in range(len(header))], limits=limits)
     if problem:
         raise FileRejected("bad_header", f"header column {problem[1].removeprefix('field ')}")
 
@@ -192,7 +192,7 @@ def _delimited_record(
             f"{what} fields: expected {width}, found {len(values)}",
         )
     if _CONTROL.search(raw) or len(raw) > limits.max_field_chars:
-        problem = value_problem(values, header, limits)
+        problem = value_problem(values, header, limits=limits)
         if problem:
             return Record(n, None, _raw_text(raw, enc).rstrip("\r\n"), *problem)
     return Record(n, values, raw)
@@ -245,13 +245,15 @@ def _json_record(n: int, obj, raw: str, limits: IngestLimits, *, checked: bool =
             f"the record has {len(obj):,} keys, over the bound of {limits.max_columns:,}",
         )  # fmt: skip
     if not checked or len(raw) > limits.max_field_chars:
-        problem = value_problem([*obj.values(), *obj], [*obj, *(f"key {k!r}" for k in obj)], limits)
+        problem = value_problem(
+            [*obj.values(), *obj], [*obj, *(f"key {k!r}" for k in obj)], limits=limits
+        )
         if problem:
             return Record(n, None, escape_controls(raw), *problem)
     return Record(n, obj, raw)
 
 
-def read_jsonl(data: bytes, schema: ExtractSchema, limits: IngestLimits) -> ParsedFile:
+def read_jsonl(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) -> ParsedFile:
     """JSON Lines: one object per line (LF, CRLF or CR); a line that is not an object is
     quarantined."""
     if not data.strip():
@@ -299,7 +301,7 @@ def _jsonl_record(n: int, text: str, limits: IngestLimits) -> Record:
     return _json_record(n, obj, text, limits, checked=not _ESCAPED_CONTROL.search(text))
 
 
-def read_json_document(data: bytes, schema: ExtractSchema, limits: IngestLimits) -> ParsedFile:
+def read_json_document(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) -> ParsedFile:
     """One JSON document whose ``records_key`` holds the records (e.g. mzj_shzz)."""
     if not data.strip():
         raise FileRejected("empty_file", "the file is empty (no document)")
@@ -338,7 +340,7 @@ def _document_records(items: list, limits: IngestLimits) -> Iterator[Record]:
 
 
 # ------------------------------------------------------------------------------ XLSX
-def read_xlsx(data: bytes, schema: ExtractSchema, limits: IngestLimits) -> ParsedFile:
+def read_xlsx(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) -> ParsedFile:
     """XLSX: the first sheet, header in the first row (read with calamine, after
     :func:`jobs.pipeline.ingest.xlsx.inspect_xlsx` has checked the package and found its formulas)."""
     from python_calamine import CalamineError, CalamineWorkbook
@@ -509,13 +511,13 @@ def _xlsx_records(
                 n, None, escape_controls(raw), "field_count_mismatch",
                 f"too many fields: expected {width}, found {len(values)}",
             )  # fmt: skip
-        elif (problem := value_problem(values, header, limits)) is not None:
+        elif (problem := value_problem(values, header, limits=limits)) is not None:
             yield Record(n, None, escape_controls(raw), *problem)
         else:
             yield Record(n, values + [None] * (width - len(values)), raw)
 
 
-READERS: dict[str, Callable[[bytes, ExtractSchema, IngestLimits], ParsedFile]] = {
+READERS: dict[str, Callable[..., ParsedFile]] = {  # (data, schema, *, limits)
     "csv": read_delimited,
     "text": read_delimited,
     "jsonl": read_jsonl,
@@ -524,7 +526,9 @@ READERS: dict[str, Callable[[bytes, ExtractSchema, IngestLimits], ParsedFile]] =
 }
 
 
-def read_file(data: bytes, schema: ExtractSchema, limits: IngestLimits | None = None) -> ParsedFile:
+def read_file(
+    data: bytes, schema: ExtractSchema, *, limits: IngestLimits | None = None
+) -> ParsedFile:
     """Parse one delivered file's bytes as its schema's format says, within ``limits``
     (conf/ingest.yaml by default)."""
-    return READERS[schema.format](data, schema, limits or ingest_limits())
+    return READERS[schema.format](data, schema, limits=limits or ingest_limits())

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 def ingest_date(
     lake: Lake,
     landing: Path,
+    *,
     business_date: dt.date,
     sources: list[str] | None = None,
     echo: Callable[[str], None] | None = None,
@@ -60,7 +61,7 @@ def ingest_date(
 def _ingest_isolated(lake: Lake, landing: Path, source_id: str, date: dt.date) -> IngestResult:
     """One source's ingestion; a failure becomes a failed result, not an exception."""
     try:
-        return ingest_source(lake, landing, source_id, date)
+        return ingest_source(lake, landing, source_id=source_id, business_date=date)
     except Exception as e:  # noqa: BLE001 - one source's failure must not stop the others
         log.exception("ingesting %s %s failed", source_id, date)
         why = f"{date} bronze {source_id}: not ingested (rolled back): {type(e).__name__}: {e}"

@@ -75,7 +75,7 @@ def batches_as_of(lake: Lake, as_of: dt.date) -> DataFrame:
     )
 
 
-def history_rows(failed: DataFrame, batches: DataFrame, as_of: dt.date) -> DataFrame:
+def history_rows(failed: DataFrame, batches: DataFrame, *, as_of: dt.date) -> DataFrame:
     """One row per finding seen on ``as_of`` (duplicates of one key collapse to the least value)."""
     agg = failed.groupBy(*KEY).agg(
         F.first("dimension").alias("dimension"),

@@ -20,6 +20,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.pipeline.base.state import CurrentRows
 from jobs.pipeline.quality import delivery
 from jobs.pipeline.quality.findings import (
     HISTORY_SCHEMA,
@@ -27,10 +28,11 @@ from jobs.pipeline.quality.findings import (
     derive_findings,
     history_rows,
 )
-from jobs.pipeline.quality.rules import RULES, RuleInputs, enabled_rules, rule_conf
+from jobs.pipeline.quality.rules import RuleInputs, enabled_rules, rule_settings, rules
 from jobs.pipeline.quality.scores import compute_scores
 from jobs.pipeline.stage import StageReport
 from jobs.platform.config import catalog
+from jobs.platform.history import read_as_of
 from jobs.platform.lake import Lake
 
 RESULT_COLUMNS = [
@@ -57,26 +59,40 @@ SCORE_SCHEMA = (
 )
 
 
-def run_rules(lake: Lake, business_date: dt.date, show) -> tuple[list[dict], DataFrame | None]:
+def rule_inputs(lake: Lake, business_date: dt.date) -> RuleInputs:
+    """The base libraries as of the date (time travel) and the sources' current rows."""
+    return RuleInputs(
+        as_of=business_date,
+        person=read_as_of(lake, "silver.person", as_of=business_date),
+        links=read_as_of(lake, "silver.person_link", as_of=business_date),
+        legal_person=read_as_of(lake, "silver.legal_person", as_of=business_date),
+        legal_person_link=read_as_of(lake, "silver.legal_person_link", as_of=business_date),
+        licence=read_as_of(lake, "silver.licence", as_of=business_date),
+        current=CurrentRows(lake, business_date),
+        checkpoint=lake.checkpoint,
+    )
+
+
+def run_rules(lake: Lake, business_date: dt.date, *, show) -> tuple[list[dict], DataFrame | None]:
     """Evaluate every enabled cross-source rule: result rows and the failed checks."""
-    inputs = RuleInputs(lake, business_date)
+    inputs = rule_inputs(lake, business_date)
     rows, failed = [], []
     for rule_id in enabled_rules():
-        conf = rule_conf(rule_id)
+        conf = rule_settings(rule_id)
         t0 = time.time()
-        checks = lake.checkpoint(RULES[rule_id](inputs), f"rule-{rule_id}")
+        checks = lake.checkpoint(rules()[rule_id].evaluate(inputs, conf), f"rule-{rule_id}")
         counts = (
             checks.groupBy("source_id")
             .agg(F.count("*").alias("n"), F.sum(F.col("failed").cast("long")).alias("f"))
             .collect()
         )
-        base = {"rule_id": rule_id, "dimension": conf["dimension"], "table": conf["table"]}
+        base = {"rule_id": rule_id, "dimension": conf.dimension, "table": conf.table}
         for c in counts:
             rows.append(
                 {**base, "source_id": c["source_id"], "evaluated": c["n"], "failed": c["f"] or 0}
             )
         if not counts:  # evaluated nothing today: still recorded, so its findings can resolve
-            responsible = conf.get("responsible")
+            responsible = conf.responsible
             rows.append(
                 {
                     **base,
@@ -91,12 +107,12 @@ def run_rules(lake: Lake, business_date: dt.date, show) -> tuple[list[dict], Dat
         failed.append(
             checks.filter(F.col("failed"))
             .withColumn("rule_id", F.lit(rule_id))
-            .withColumn("dimension", F.lit(conf["dimension"]))
+            .withColumn("dimension", F.lit(conf.dimension))
         )
     return rows, (reduce(DataFrame.unionByName, failed) if failed else None)
 
 
-def build_quality(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
+def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
     show = echo or (lambda _line: None)
     report = StageReport("quality", business_date)
     t0 = time.time()
@@ -104,15 +120,17 @@ def build_quality(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
         from jobs.pipeline.quality.suites import validate_tables
 
         t_gx = time.time()
-        rows, gx_seconds = validate_tables(lake, business_date, show, docs_root=lake.root / "_gx")
+        rows, gx_seconds = validate_tables(
+            lake, business_date, show=show, docs_root=lake.root / "_gx"
+        )
         t_gx = time.time() - t_gx
-        rule_rows, failed = run_rules(lake, business_date, show)
+        rule_rows, failed = run_rules(lake, business_date, show=show)
         rows += rule_rows
         rows += delivery.delivery_results(lake, business_date)
         batches = batches_as_of(lake, business_date)
         results = _results_frame(lake, rows, batches, run.run_id, business_date)
         history = (
-            history_rows(failed, batches, business_date)
+            history_rows(failed, batches, as_of=business_date)
             if failed is not None
             else lake.spark.createDataFrame([], HISTORY_SCHEMA)
         )
@@ -169,7 +187,9 @@ def write_scores(lake: Lake, business_date: dt.date) -> pd.DataFrame:
     return scores
 
 
-def write_table_results(lake: Lake, business_date: dt.date, table: str, rows: list[dict]) -> None:
+def write_table_results(
+    lake: Lake, business_date: dt.date, *, table: str, rows: list[dict]
+) -> None:
     """Replace one table's rows of the date's quality.results (suites run by later stages)."""
     with lake.run("quality.results", business_date=business_date) as run:
         frame = _results_frame(

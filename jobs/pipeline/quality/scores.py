@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from jobs.pipeline.quality.rules import quality_conf
+from jobs.pipeline.quality.rules import weight
+from jobs.platform import settings
 from jobs.platform.config import catalog
 
 DIMENSIONS = [
@@ -27,19 +28,15 @@ DIMENSIONS = [
 SCORE_COLUMNS = ["scope", "scope_id", "dimension", "score", "evaluated", "failed"]
 
 
-def _rule_weight(rule_id: str) -> float:
-    return float(quality_conf()["rules"].get(rule_id, {}).get("weight", 1.0))
-
-
 def compute_scores(results: pd.DataFrame) -> pd.DataFrame:
     """Scores from one date's quality.results rows (pandas: a few hundred rows)."""
-    conf = quality_conf()
+    conf = settings.quality()
     r = results[results["evaluated"] > 0].copy()
     if r.empty:
         return pd.DataFrame(columns=SCORE_COLUMNS)
     r["x"] = 1.0 - r["failed"] / r["evaluated"]
-    r["w"] = [_rule_weight(x) for x in r["rule_id"]]
-    also = conf.get("uniqueness_in")
+    r["w"] = [weight(x) for x in r["rule_id"]]
+    also = conf.uniqueness_in
     if also:  # uniqueness reported on its own and pooled into accuracy as well
         extra = r[r["dimension"] == "uniqueness"].copy()
         extra["dimension"] = also
@@ -70,7 +67,7 @@ def compute_scores(results: pd.DataFrame) -> pd.DataFrame:
         frames.append(g[SCORE_COLUMNS])
         overall = []
         for scope_id, dims in g.groupby("scope_id"):
-            weights = {d: float(conf["weights"].get(d, 0.0)) for d in dims["dimension"]}
+            weights = {d: float(conf.weights.get(d, 0.0)) for d in dims["dimension"]}
             total = sum(weights.values())
             if total <= 0:
                 continue

@@ -18,7 +18,7 @@ from jobs.platform.history import read_as_of
 from jobs.platform.lake import Lake
 
 
-def score_date(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
+def score_date(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
     """Validate the date's profiles (gold suites), then (re)compute its quality.scores."""
     show = echo or (lambda _line: None)
     report = StageReport("scores", business_date)
@@ -34,7 +34,7 @@ def score_date(lake: Lake, business_date: dt.date, echo=None) -> StageReport:
 
 def _validate_themes(lake: Lake, business_date: dt.date, show) -> str:
     """The gold suites, with the references each profile makes resolved against silver."""
-    people = read_as_of(lake, "silver.person", business_date).select("person_id")
+    people = read_as_of(lake, "silver.person", as_of=business_date).select("person_id")
     known = lake.checkpoint(people.withColumn("_k", F.lit(True)), "gold-known-people")
 
     def resolved(frame, key: str, ref, name: str):
@@ -44,7 +44,7 @@ def _validate_themes(lake: Lake, business_date: dt.date, show) -> str:
         ok = F.col("_ref").isNull() | F.col("_k").isNotNull()
         return refs.groupBy(key).agg(F.min(ok).alias(name))
 
-    profile = read_as_of(lake, "gold.person_profile", business_date)
+    profile = read_as_of(lake, "gold.person_profile", as_of=business_date)
     person_frame = (
         profile.select("person_id")
         .join(
@@ -60,7 +60,7 @@ def _validate_themes(lake: Lake, business_date: dt.date, show) -> str:
             "person_id",
         )
     )
-    firms = read_as_of(lake, "gold.enterprise_profile", business_date)
+    firms = read_as_of(lake, "gold.enterprise_profile", as_of=business_date)
     firm_frame = firms.select("entity_id", "uscc", "insured_employees").join(
         resolved(firms, "entity_id", F.array("legal_representative.person_id"), "_rep_known"),
         "entity_id",
@@ -68,18 +68,22 @@ def _validate_themes(lake: Lake, business_date: dt.date, show) -> str:
     known = known.select("person_id")
     parameters = {
         "silver_person_rows": known.count(),
-        "silver_legal_person_rows": read_as_of(lake, "silver.legal_person", business_date).count(),
+        "silver_legal_person_rows": read_as_of(
+            lake, "silver.legal_person", as_of=business_date
+        ).count(),
     }
     rows, _ = validate_tables(
         lake,
         business_date,
-        show,
+        show=show,
         docs_root=lake.root / "_gx",
         layers=("gold",),
         frames={"gold.person_profile": person_frame, "gold.enterprise_profile": firm_frame},
         parameters=parameters,
     )
     for table in ("gold.person_profile", "gold.enterprise_profile"):
-        write_table_results(lake, business_date, table, [r for r in rows if r["table"] == table])
+        write_table_results(
+            lake, business_date, table=table, rows=[r for r in rows if r["table"] == table]
+        )
     failed = [r["rule_id"] for r in rows if r["failed"]]
     return f"{len(rows)} expectations, {len(failed)} failed" + (f": {failed}" if failed else "")

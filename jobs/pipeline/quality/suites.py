@@ -293,6 +293,7 @@ def _result_rows(table: str, source_id: str | None, res) -> list[dict]:
 def validate_tables(
     lake: Lake,
     business_date: dt.date,
+    *,
     show,
     docs_root: Path | None = None,
     layers: tuple[str, ...] = ("bronze", "silver"),
@@ -324,7 +325,7 @@ def validate_tables(
             df = lake.read(name).filter(F.col("_business_date") == F.lit(business_date))
             source_id = table
         elif name in JOBS:
-            df = read_as_of(lake, name, business_date)
+            df = read_as_of(lake, name, as_of=business_date)
             source_id = None
         else:
             df = lake.read(name)

@@ -18,33 +18,53 @@ Relations:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.pipeline import standardise as S
 from jobs.pipeline.base.person import birth_certificate_homes, latest_marriage_events, subject_rows
-from jobs.pipeline.base.state import current_rows
-from jobs.platform.history import read_as_of
-from jobs.platform.lake import Lake
+from jobs.pipeline.stage import Checkpoint, no_checkpoint
 
 
-def _hjrk_members(lake: Lake, links: DataFrame, as_of: dt.date) -> DataFrame:
+@dataclass(frozen=True)
+class ThemeInputs:
+    """What the profiles are built from, as of one business date: the base libraries, the open
+    quality findings, and the current rows of the sources a profile quotes (户籍, marriages,
+    births, insurance). ``checkpoint`` materialises frames used more than once."""
+
+    as_of: dt.date
+    person: DataFrame
+    links: DataFrame
+    legal_person: DataFrame
+    licence: DataFrame
+    findings: DataFrame  # quality.findings as the quality stage left them for the date
+    current: Mapping[str, DataFrame]
+    legal_person_link: DataFrame | None = None  # the enterprise profile's employers
+    checkpoint: Checkpoint = no_checkpoint
+
+
+def _hjrk_members(current: Mapping[str, DataFrame], links: DataFrame) -> DataFrame:
     """(person_id, household_no, relation) of every linked 户籍 record."""
-    rows = current_rows(lake, "gaj_hjrk", as_of).select(
+    rows = current["gaj_hjrk"].select(
         "_file",
         "_row_number",
         S.clean_text(F.col("household_no")).alias("household_no"),
         S.delivered("gaj_hjrk", "relation_to_head").alias("relation"),
     )
-    return subject_rows(rows, links, "gaj_hjrk").select("person_id", "household_no", "relation")
+    return subject_rows(rows, links, source_id="gaj_hjrk").select(
+        "person_id", "household_no", "relation"
+    )
 
 
-def person_relations(lake: Lake, as_of: dt.date, person: DataFrame, links: DataFrame):
-    """(spouse per person, parent→child pairs) as of the date, checkpointed."""
-    members = lake.checkpoint(_hjrk_members(lake, links, as_of), "gold-members")
+def person_relations(x: ThemeInputs, person: DataFrame):
+    """(spouse per person, parent→child pairs, household members) as of the date."""
+    links = x.links
+    members = x.checkpoint(_hjrk_members(x.current, links), "gold-members")
     alive = person.filter(~F.col("is_deceased")).select(F.col("person_id").alias("spouse_id"))
-    events = latest_marriage_events(current_rows(lake, "mzj_hydj", as_of), links, as_of)
+    events = latest_marriage_events(x.current["mzj_hydj"], links, as_of=x.as_of)
     registered = events.select("person_id").distinct()
     by_event = (
         events.filter(F.col("event") == "IA")
@@ -67,7 +87,7 @@ def person_relations(lake: Lake, as_of: dt.date, person: DataFrame, links: DataF
         .join(registered, "person_id", "left_anti")
         .select("person_id", "spouse_id", F.lit("gaj_hjrk").alias("spouse_source"))
     )
-    spouses = lake.checkpoint(by_event.unionByName(by_household), "gold-spouses")
+    spouses = x.checkpoint(by_event.unionByName(by_household), "gold-spouses")
     spouses = spouses.dropDuplicates(["person_id"])
 
     # children by household relation: 子 (2x) and 女 (3x) of the head and of the head's spouse
@@ -85,11 +105,11 @@ def person_relations(lake: Lake, as_of: dt.date, person: DataFrame, links: DataF
         F.col("person_id").alias("child_id"), "household_no", "birth_date", "sex"
     )
     by_cert = (
-        birth_certificate_homes(current_rows(lake, "wjw_cszm", as_of), links, person)
+        birth_certificate_homes(x.current["wjw_cszm"], links, person=person)
         .join(born, ["household_no", "birth_date", "sex"])
         .select("parent_id", "child_id", F.lit("wjw_cszm").alias("via"))
     )
-    children = lake.checkpoint(
+    children = x.checkpoint(
         by_cert.unionByName(by_hh).filter(F.col("parent_id") != F.col("child_id")),
         "gold-children",
     )
@@ -99,18 +119,30 @@ def person_relations(lake: Lake, as_of: dt.date, person: DataFrame, links: DataF
     return spouses, children, members
 
 
-def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
-    person = read_as_of(lake, "silver.person", as_of)
-    links = read_as_of(lake, "silver.person_link", as_of)
-    legal = read_as_of(lake, "silver.legal_person", as_of)
-    licence = read_as_of(lake, "silver.licence", as_of)
-    person = lake.checkpoint(person, "gold-person")
-    spouses, children, members = person_relations(lake, as_of, person, links)
-    names = person.select("person_id", "name", "sex", "birth_date")
+def build_person_profile(x: ThemeInputs) -> DataFrame:
+    """gold.person_profile (一人一档): one row per person of 人口库, each group of the profile
+    (household, marriage, children, insurance, licences, enterprises represented, open findings)
+    built by its own function and joined on the person."""
+    person = x.checkpoint(x.person, "gold-person")
+    spouses, children, members = person_relations(x, person)
+    profile = (
+        person.join(spouses, "person_id", "left")
+        .join(marriage_history(x), "person_id", "left")
+        .join(children_of(children, person), "person_id", "left")
+        .join(insurance(x), "person_id", "left")
+        .join(_licences(x.licence, "person", "person_id"), "person_id", "left")
+        .join(represented(x.legal_person), "person_id", "left")
+        .join(open_findings(x.findings, "person"), F.col("person_id") == F.col("_entity"), "left")
+        .join(household_members(person, members), "household_no", "left")
+    )
+    return _person_columns(profile)
 
-    # members of each household (with their relation to the head where 户籍 gives one)
+
+def household_members(person: DataFrame, members: DataFrame) -> DataFrame:
+    """(household_no, members): everyone of each household, with their relation to the head
+    where 户籍 gives one."""
     rel = members.select(F.col("person_id"), "relation")
-    hh_members = (
+    return (
         person.filter(F.col("household_no").isNotNull())
         .join(rel, "person_id", "left")
         .groupBy("household_no")
@@ -120,10 +152,15 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             ).alias("members")
         )
     )
+
+
+def marriage_history(x: ThemeInputs) -> DataFrame:
+    """(person_id, marriage_history): each person's registrations at 民政, with the spouse."""
+    links = x.links
     history = (
         links.filter((F.col("source_id") == "mzj_hydj") & F.col("person_id").isNotNull())
         .join(
-            current_rows(lake, "mzj_hydj", as_of).select(
+            x.current["mzj_hydj"].select(
                 "_file",
                 "_row_number",
                 S.delivered("mzj_hydj", "reg_type").alias("event"),
@@ -137,7 +174,7 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
     other = links.filter(F.col("source_id") == "mzj_hydj").select(
         "_file", "_row_number", F.col("person_id").alias("spouse_id"), F.col("role").alias("_r")
     )
-    history = (
+    return (
         history.join(other, ["_file", "_row_number"])
         .filter(F.col("spouse_id").isNull() | (F.col("spouse_id") != F.col("person_id")))
         .groupBy("person_id")
@@ -147,79 +184,61 @@ def build_person_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             ).alias("marriage_history")
         )
     )
-    kids = (
-        children.join(
-            names.select(
-                F.col("person_id").alias("child_id"),
-                F.col("name").alias("child_name"),
-                F.col("birth_date").alias("child_birth"),
-            ),
-            "child_id",
-        )
+
+
+def children_of(children: DataFrame, person: DataFrame) -> DataFrame:
+    """(person_id, children): each parent's children with their names and birth dates."""
+    names = person.select(
+        F.col("person_id").alias("child_id"),
+        F.col("name").alias("child_name"),
+        F.col("birth_date").alias("child_birth"),
+    )
+    child = F.struct(
+        F.col("child_birth").alias("birth_date"),
+        F.col("child_id").alias("person_id"),
+        F.col("child_name").alias("name"),
+        "via",
+    )
+    return (
+        children.join(names, "child_id")
         .groupBy(F.col("parent_id").alias("person_id"))
-        .agg(
-            F.sort_array(
-                F.collect_list(
-                    F.struct(
-                        F.col("child_birth").alias("birth_date"),
-                        F.col("child_id").alias("person_id"),
-                        F.col("child_name").alias("name"),
-                        "via",
-                    )
-                )
-            ).alias("children")
-        )
+        .agg(F.sort_array(F.collect_list(child)).alias("children"))
     )
-    insured = (
-        subject_rows(
-            current_rows(lake, "rsj_sbcb", as_of).select(
-                "_file",
-                "_row_number",
-                S.delivered("rsj_sbcb", "insurance_type").alias("insurance_type"),
-                S.delivered("rsj_sbcb", "insurance_status").alias("status"),
-                S.uscc_normalise(F.col("employer_uscc")).alias("employer_uscc"),
-                S.delivered("rsj_sbcb", "enrolled_on").alias("enrolled_on"),
-                S.delivered("rsj_sbcb", "receiving_benefits").alias("receiving_benefits"),
-            ),
-            links,
-            "rsj_sbcb",
-        )
+
+
+def insurance(x: ThemeInputs) -> DataFrame:
+    """(person_id, insurance): each person's 参保 enrolments."""
+    rows = x.current["rsj_sbcb"].select(
+        "_file",
+        "_row_number",
+        S.delivered("rsj_sbcb", "insurance_type").alias("insurance_type"),
+        S.delivered("rsj_sbcb", "insurance_status").alias("status"),
+        S.uscc_normalise(F.col("employer_uscc")).alias("employer_uscc"),
+        S.delivered("rsj_sbcb", "enrolled_on").alias("enrolled_on"),
+        S.delivered("rsj_sbcb", "receiving_benefits").alias("receiving_benefits"),
+    )
+    item = F.struct(
+        "insurance_type", "status", "employer_uscc", "enrolled_on", "receiving_benefits"
+    )
+    return (
+        subject_rows(rows, x.links, source_id="rsj_sbcb")
         .groupBy("person_id")
-        .agg(
-            F.sort_array(
-                F.collect_set(
-                    F.struct(
-                        "insurance_type",
-                        "status",
-                        "employer_uscc",
-                        "enrolled_on",
-                        "receiving_benefits",
-                    )
-                )
-            ).alias("insurance")
-        )
+        .agg(F.sort_array(F.collect_set(item)).alias("insurance"))
     )
-    licences = _licences(licence, "person", "person_id")
-    represents = (
+
+
+def represented(legal: DataFrame) -> DataFrame:
+    """(person_id, legal_representative_of): the legal persons each person represents."""
+    item = F.struct("entity_id", "uscc", "name", "org_kind", "reg_status")
+    return (
         legal.filter(F.col("legal_rep_id").isNotNull())
         .groupBy(F.col("legal_rep_id").alias("person_id"))
-        .agg(
-            F.sort_array(
-                F.collect_list(F.struct("entity_id", "uscc", "name", "org_kind", "reg_status"))
-            ).alias("legal_representative_of")
-        )
+        .agg(F.sort_array(F.collect_list(item)).alias("legal_representative_of"))
     )
-    findings = _open_findings(lake, "person", as_of)
-    profile = (
-        person.join(spouses, "person_id", "left")
-        .join(history, "person_id", "left")
-        .join(kids, "person_id", "left")
-        .join(insured, "person_id", "left")
-        .join(licences, "person_id", "left")
-        .join(represents, "person_id", "left")
-        .join(findings, F.col("person_id") == F.col("_entity"), "left")
-        .join(hh_members, "household_no", "left")
-    )
+
+
+def _person_columns(profile: DataFrame) -> DataFrame:
+    """The columns of gold.person_profile, empty lists for groups a person has none of."""
     empty = _empty_array(profile)
     return profile.select(
         "person_id",
@@ -272,11 +291,9 @@ def _empty_array(df: DataFrame):
     return empty
 
 
-def _open_findings(lake: Lake, kind: str, as_of: dt.date) -> DataFrame:
-    # as the quality stage left them for the date (it may have run for later dates since)
-    f = read_as_of(lake, "quality.findings", as_of).filter(
-        (F.col("status") == "open") & (F.col("entity_kind") == kind)
-    )
+def open_findings(findings: DataFrame, kind: str) -> DataFrame:
+    """(_entity, open_findings): the open findings of each entity of ``kind``."""
+    f = findings.filter((F.col("status") == "open") & (F.col("entity_kind") == kind))
     return f.groupBy(F.col("entity_id").alias("_entity")).agg(
         F.sort_array(
             F.collect_list(
@@ -286,13 +303,13 @@ def _open_findings(lake: Lake, kind: str, as_of: dt.date) -> DataFrame:
     )
 
 
-def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
+def build_enterprise_profile(x: ThemeInputs) -> DataFrame:
     """One row per legal person: registration, tax status, legal representative, licences,
     insured employees, related legal persons (same representative) and open findings."""
-    legal = lake.checkpoint(read_as_of(lake, "silver.legal_person", as_of), "gold-legal")
-    links = read_as_of(lake, "silver.person_link", as_of)
-    licence = read_as_of(lake, "silver.licence", as_of)
-    employer_links = read_as_of(lake, "silver.legal_person_link", as_of).filter(
+    legal = x.checkpoint(x.legal_person, "gold-legal")
+    links = x.links
+    licence = x.licence
+    employer_links = x.legal_person_link.filter(
         (F.col("source_id") == "rsj_sbcb")
         & (F.col("role") == "employer")
         & F.col("uscc").isNotNull()
@@ -300,7 +317,7 @@ def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
     insured_people = links.filter(
         (F.col("source_id") == "rsj_sbcb") & (F.col("role") == "subject")
     ).select("_file", "_row_number", "person_id")
-    status = current_rows(lake, "rsj_sbcb", as_of).select(
+    status = x.current["rsj_sbcb"].select(
         "_file",
         "_row_number",
         S.delivered("rsj_sbcb", "insurance_status").alias("status"),
@@ -324,7 +341,7 @@ def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
         F.col("name").alias("_other_name"),
         F.col("legal_rep_id").alias("_rep"),
     )
-    reps = lake.checkpoint(reps, "gold-reps")
+    reps = x.checkpoint(reps, "gold-reps")
     related = (
         legal.select("entity_id", "legal_rep_id")
         .join(reps, F.col("legal_rep_id") == F.col("_rep"))
@@ -342,10 +359,10 @@ def build_enterprise_profile(lake: Lake, as_of: dt.date) -> DataFrame:
             ).alias("related")
         )
     )
-    rep_names = read_as_of(lake, "silver.person", as_of).select(
+    rep_names = x.person.select(
         F.col("person_id").alias("legal_rep_id"), F.col("name").alias("_rep_person_name")
     )
-    findings = _open_findings(lake, "legal_person", as_of)
+    findings = open_findings(x.findings, "legal_person")
     profile = (
         legal.join(licences, "uscc", "left")
         .join(employees, "uscc", "left")

@@ -64,7 +64,7 @@ def _is_table(name: str) -> bool:
     return name.count(".") == 1
 
 
-def graph(root: Path, node: str, direction: str) -> tuple[list[Edge], str]:
+def graph(root: Path, node: str, *, direction: str) -> tuple[list[Edge], str]:
     """The edges reachable from ``node`` (a table, or a table's column) in ``direction``.
 
     Returns the edges and the node as found (a column name is matched case-sensitively).
@@ -91,7 +91,7 @@ def graph(root: Path, node: str, direction: str) -> tuple[list[Edge], str]:
     return out, node
 
 
-def as_text(edges: list[Edge], node: str, direction: str) -> str:
+def as_text(edges: list[Edge], node: str, *, direction: str) -> str:
     """An indented tree; a node met again is shown once with ``(see above)``."""
     step = defaultdict(list)
     for e in edges:

@@ -13,11 +13,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.pipeline.catalog.build import authorities, items_collected, sources_of
-from jobs.platform import publication
-from jobs.platform.config import catalog, conf_file
+from jobs.pipeline.catalog.build import authorities, items_collected
+from jobs.platform import publication, settings
+from jobs.platform.config import catalog
 from jobs.platform.delta import query, read_table
 from jobs.platform.policy import Grant, mask_value
+from jobs.platform.settings import sources_of
 from jobs.serving.sql.views import literal
 
 KINDS = {
@@ -58,13 +59,17 @@ class TraceError(LookupError):
     """Nothing to trace (unknown entity or attribute); the message says which."""
 
 
-def trace(root: Path, kind: str, key: str, attribute: str, as_of: dt.date | None = None) -> Trace:
+def trace(
+    root: Path, kind: str, *, key: str, attribute: str, as_of: dt.date | None = None
+) -> Trace:
     """Trace ``attribute`` of the entity ``key`` of ``kind`` (person, legal-person, licence)."""
     table, key_col, link_table, link_key = KINDS[kind]
     key = key.strip().upper()
     pub = publication.current(root, as_of)  # readers see what is published (for as_of)
     version = _pinned(pub, table)
-    rows = query(root, {"t": (table, version)}, f"SELECT * FROM t WHERE {key_col} = {literal(key)}")
+    rows = query(
+        root, {"t": (table, version)}, sql=f"SELECT * FROM t WHERE {key_col} = {literal(key)}"
+    )
     if not rows:
         raise TraceError(f"no {kind} {key} in {table}" + (f" as of {as_of}" if as_of else ""))
     row = rows[0]
@@ -92,11 +97,11 @@ def _pinned(pub: publication.Publication, table: str) -> int:
 
 
 def _authority_order(entity: str, attribute: str) -> list[str]:
-    spec = conf_file("authority.yaml").get(entity, {}).get(attribute)
+    spec = settings.authority().spec(entity, attribute)
     if spec is None:
         auth = authorities().get(f"{entity}.{attribute}")
         return [auth] if auth else []
-    return sources_of(spec)
+    return list(sources_of(spec))
 
 
 def _column_for(entity: str, attribute: str, source: str, role: str) -> str | None:
@@ -105,14 +110,14 @@ def _column_for(entity: str, attribute: str, source: str, role: str) -> str | No
     carried = [c for (s, c), items in items_collected().items() if s == source and item in items]
     if not carried or entity != "person":
         return carried[0] if carried else None  # a registry's columns describe its entity
-    refs = conf_file("references.yaml")["persons"].get(source, [])
-    ref = next((r for r in refs if r["role"] == role), None)
+    refs = settings.references().persons.get(source, ())
+    ref = next((r for r in refs if r.role == role), None)
     if ref is not None:
         mine = {
-            ref.get("id"),
-            ref.get("name"),
-            (ref.get("sex") or {}).get("column"),
-            (ref.get("birth") or {}).get("column"),
+            ref.id,
+            ref.name,
+            ref.sex.column if ref.sex else None,
+            ref.birth.column if ref.birth else None,
         }
         for column in carried:
             if column in mine:
@@ -125,7 +130,7 @@ def _linked_records(root, pub, entity, attribute, link_table, link_key, key):
     links = query(
         root,
         {"l": (link_table, _pinned(pub, link_table))},
-        f"SELECT * FROM l WHERE {link_key} = {literal(key)} ORDER BY source_id, _business_date",
+        sql=f"SELECT * FROM l WHERE {link_key} = {literal(key)} ORDER BY source_id, _business_date",
     )
     records = []
     for link in links:
@@ -136,7 +141,7 @@ def _linked_records(root, pub, entity, attribute, link_table, link_key, key):
         bronze = query(
             root,
             {"b": (f"bronze.{source}", _pinned(pub, f"bronze.{source}"))},
-            f'SELECT "{column}" AS v, _batch_id FROM b WHERE _business_date = '
+            sql=f'SELECT "{column}" AS v, _batch_id FROM b WHERE _business_date = '
             f"DATE {literal(link['_business_date'])} AND _file = {literal(link['_file'])} "
             f"AND _row_number = {int(link['_row_number'])}",
         )
@@ -169,7 +174,7 @@ def _licence_records(
     rows = query(
         root,
         {"b": ("bronze.zwfw_dzzz", _pinned(pub, "bronze.zwfw_dzzz"))},
-        f"SELECT * FROM b WHERE upper(trim(licence_uid)) = {literal(licence_uid)} "
+        sql=f"SELECT * FROM b WHERE upper(trim(licence_uid)) = {literal(licence_uid)} "
         "ORDER BY _business_date",
     )
     return [
@@ -190,7 +195,7 @@ def trace_masks(t: Trace, reader: Grant):
         def shown(value):
             if value is None:
                 return value
-            masked = mask_value(t.table, column, value, reader)
+            masked = mask_value(t.table, column, value=value, reader=reader)
             return "(hidden)" if masked is None else masked
 
         return shown
@@ -202,7 +207,7 @@ def _kind_of(table: str) -> str:
     return next(k for k, v in KINDS.items() if v[0] == table)
 
 
-def render(t: Trace, mask=None, key_mask=None) -> str:
+def render(t: Trace, *, mask=None, key_mask=None) -> str:
     """The trace as text; ``mask`` and ``key_mask`` (value → shown) hide what must not show."""
     show = mask or (lambda v: v)
     show_key = key_mask or (lambda v: v)

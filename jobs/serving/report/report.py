@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from jobs.pipeline.quality.rules import quality_conf
+from jobs.pipeline.quality.rules import description, rule_settings
 from jobs.pipeline.quality.scores import DIMENSIONS
+from jobs.platform import settings
 from jobs.platform.config import catalog
 from jobs.platform.lake import Lake
 from jobs.platform.policy import MASKS, Grant, apply_mask, attribute_rule, mask_value
@@ -55,7 +56,7 @@ LIST_COLUMNS = {
 }
 
 
-def shown_value(attribute: str, value, reader: Grant) -> str:
+def shown_value(attribute: str, value, *, reader: Grant) -> str:
     """A finding's observed or expected value of ``attribute`` as ``reader`` may see it."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
@@ -72,7 +73,7 @@ def shown_value(attribute: str, value, reader: Grant) -> str:
     return "" if shown is None else str(shown)
 
 
-def shown_entity(kind: str, rule_id: str, value, reader: Grant) -> str:
+def shown_entity(kind: str, rule_id: str, *, value, reader: Grant) -> str:
     """The person or enterprise a finding is about, as ``reader`` may see it (a person's ID
     number is the finding's ``entity_id``; a birth certificate's number is not an identifier
     of a registered person)."""
@@ -80,7 +81,7 @@ def shown_entity(kind: str, rule_id: str, value, reader: Grant) -> str:
         return ""
     if kind != "person" or rule_id == "birth_not_registered":
         return str(value)
-    return str(mask_value("quality.findings", "entity_id", str(value), reader))
+    return str(mask_value("quality.findings", "entity_id", value=str(value), reader=reader))
 
 
 @dataclass
@@ -99,8 +100,8 @@ def _read(lake: Lake, table: str) -> pd.DataFrame:
 def _band(score) -> str:
     if score is None or pd.isna(score):
         return "none"
-    bands = quality_conf().get("bands", {"good": 98, "fair": 90})
-    return "good" if score >= bands["good"] else "fair" if score >= bands["fair"] else "poor"
+    bands = settings.quality().bands
+    return "good" if score >= bands.good else "fair" if score >= bands.fair else "poor"
 
 
 def _trend_svg(points: list[tuple[str, float]], width=640, height=180) -> str:
@@ -152,7 +153,6 @@ def build_report(
     findings = _read(lake, "quality.findings")
     if scores.empty:
         raise LookupError(f"{lake.root}: no quality.scores yet: run the quality stage first")
-    conf = quality_conf()
     dates = sorted(scores["_business_date"].unique())
     latest = dates[-1]
     today = scores[scores["_business_date"] == latest]
@@ -196,7 +196,8 @@ def build_report(
 
     res_today = results[results["_business_date"] == latest] if not results.empty else results
     rule_rows = []
-    for rule_id, rc in conf["rules"].items():
+    for rule_id in settings.quality().rules:
+        rc = rule_settings(rule_id)
         r = res_today[res_today["rule_id"] == rule_id] if not res_today.empty else res_today
         f = findings[findings["rule_id"] == rule_id] if not findings.empty else findings
         open_f = f[f["status"] == "open"] if not f.empty else f
@@ -207,18 +208,20 @@ def build_report(
         ):
             ex.append(
                 {
-                    "entity": shown_entity(row["entity_kind"], rule_id, row["entity_id"], reader),
+                    "entity": shown_entity(
+                        row["entity_kind"], rule_id, value=row["entity_id"], reader=reader
+                    ),
                     "source": row["source_id"],
-                    "observed": shown_value(row["attribute"], row["observed"], reader),
-                    "expected": shown_value(row["attribute"], row["expected"], reader),
+                    "observed": shown_value(row["attribute"], row["observed"], reader=reader),
+                    "expected": shown_value(row["attribute"], row["expected"], reader=reader),
                 }
             )
         rule_rows.append(
             {
                 "rule_id": rule_id,
-                "dimension": rc["dimension"],
-                "responsible": rc.get("responsible", ""),
-                "description": rc.get("description", ""),
+                "dimension": rc.dimension,
+                "responsible": rc.responsible,
+                "description": rc.description,
                 "evaluated": int(r["evaluated"].sum()) if len(r) else 0,
                 "failed": int(r["failed"].sum()) if len(r) else 0,
                 "open": len(open_f),
@@ -273,7 +276,7 @@ def build_report(
         suites=suites,
         list_rows=list_rows,
         lists_masked=not unmasked_lists and reader.clearance != "L4",
-        weights=conf["weights"],
+        weights=settings.quality().weights,
         open_total=int((findings["status"] == "open").sum()) if len(findings) else 0,
         resolved_total=int((findings["status"] == "resolved").sum()) if len(findings) else 0,
         data_docs=(out / "data-docs" / "index.html").exists(),
@@ -321,17 +324,16 @@ def write_lists(findings: pd.DataFrame, folder: Path, *, reader: Grant | None):
     out = {}
     if findings.empty:
         return out
-    conf = quality_conf()["rules"]
     open_f = findings[findings["status"] == "open"].copy()
-    open_f["description"] = open_f["rule_id"].map(lambda r: conf.get(r, {}).get("description", ""))
+    open_f["description"] = open_f["rule_id"].map(description)
     if reader is not None:
         for column in ("observed", "expected"):
             open_f[column] = [
-                shown_value(a, v, reader)
+                shown_value(a, v, reader=reader)
                 for a, v in zip(open_f["attribute"], open_f[column], strict=True)
             ]
         open_f["entity_id"] = [
-            shown_entity(k, r, v, reader)
+            shown_entity(k, r, value=v, reader=reader)
             for k, r, v in zip(
                 open_f["entity_kind"], open_f["rule_id"], open_f["entity_id"], strict=True
             )
@@ -343,7 +345,7 @@ def write_lists(findings: pd.DataFrame, folder: Path, *, reader: Grant | None):
         )
         stem = f"整改清单-{ids.get(dep, dep)}"
         rows = list(g.itertuples(index=False, name=None))
-        csv = save_csv(folder / f"{stem}.csv", rows, list(g.columns))
-        xlsx = save_xlsx(folder / f"{stem}.xlsx", rows, list(g.columns), sheet="整改清单")
+        csv = save_csv(folder / f"{stem}.csv", rows, header=list(g.columns))
+        xlsx = save_xlsx(folder / f"{stem}.xlsx", rows, header=list(g.columns), sheet="整改清单")
         out[dep] = (len(g), {"csv": csv, "xlsx": xlsx})
     return out

@@ -43,7 +43,7 @@ def users() -> None:
 @click.option("--division", help="Division code, for district roles.")
 @_USERS_OPTION
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_add(name, role, division, users_path, password_stdin) -> None:
+def users_add(*, name, role, division, users_path, password_stdin) -> None:
     """Add user NAME with ROLE (and DIVISION); asks for the password."""
     try:
         users_file.check_name(name)
@@ -87,7 +87,7 @@ def users_enable(name, users_path) -> None:
 
 def _set_disabled(users_path, name: str, disabled: bool) -> None:
     try:
-        users_file.set_disabled(users_path, name, disabled)
+        users_file.set_disabled(users_path, name, disabled=disabled)
     except users_file.UsersFileError as e:
         _fail(e)
     click.echo(f"{'disabled' if disabled else 'enabled'} {name}")
@@ -97,12 +97,12 @@ def _set_disabled(users_path, name: str, disabled: bool) -> None:
 @click.argument("name")
 @_USERS_OPTION
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_passwd(name, users_path, password_stdin) -> None:
+def users_passwd(*, name, users_path, password_stdin) -> None:
     """Set NAME's password."""
     try:
         if name not in users_file.load(users_path):
             raise users_file.UsersFileError(f"{users_path}: no user {name}")
-        users_file.set_password(users_path, name, _password(password_stdin))
+        users_file.set_password(users_path, name, password=_password(password_stdin))
     except users_file.UsersFileError as e:
         _fail(e)
     click.echo(f"password of {name} changed")
@@ -127,7 +127,7 @@ def serve() -> None:
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--require-tls", is_flag=True, help="Refuse clients that do not use TLS.")
-def serve_sql(lake_dir, host, port, users_path, tls_cert, tls_key, require_tls) -> None:
+def serve_sql(*, lake_dir, host, port, users_path, tls_cert, tls_key, require_tls) -> None:
     """A PostgreSQL-protocol server over the lake (psql, JDBC, psycopg, BI tools)."""
     from jobs.serving.server.pgwire import ServerConfig, SqlServer
 

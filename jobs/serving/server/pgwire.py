@@ -14,6 +14,7 @@ are rate-limited per (user, address), and every login attempt is recorded in aud
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import secrets
@@ -168,13 +169,13 @@ def cstr(s: str) -> bytes:
     return s.replace("\0", "").encode("utf-8") + b"\0"
 
 
-def error_msg(text: str, code: str, severity: str = "ERROR", tag: bytes = b"E") -> bytes:
+def error_msg(text: str, code: str, *, severity: str = "ERROR", tag: bytes = b"E") -> bytes:
     fields = b"S" + cstr(severity) + b"V" + cstr(severity) + b"C" + cstr(code)
     return msg(tag, fields + b"M" + cstr(text) + b"\0")
 
 
 def notice_msg(text: str) -> bytes:
-    return error_msg(text, "01000", "NOTICE", tag=b"N")
+    return error_msg(text, "01000", severity="NOTICE", tag=b"N")
 
 
 def _fmt(formats: list[int], i: int) -> int:
@@ -355,7 +356,7 @@ class SqlServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if len(self._tasks) >= MAX_CONNECTIONS:
-            writer.write(error_msg("sorry, too many clients already", "53300", "FATAL"))
+            writer.write(error_msg("sorry, too many clients already", "53300", severity="FATAL"))
             writer.close()
             return
         if task is not None:
@@ -452,7 +453,7 @@ class Connection:
         return tag, await self.reader.readexactly(length - 4)
 
     async def fatal(self, text: str, code: str) -> None:
-        self.send(error_msg(text, code, "FATAL"))
+        self.send(error_msg(text, code, severity="FATAL"))
         await self.writer.drain()
         raise _Disconnect
 
@@ -463,14 +464,14 @@ class Connection:
             try:
                 user = await asyncio.wait_for(self._startup(), self.server.config.auth_timeout_s)
             except TimeoutError:
-                self.send(error_msg("authentication timed out", "08006", "FATAL"))
+                self.send(error_msg("authentication timed out", "08006", severity="FATAL"))
                 return
             if user is None:
                 return
             await self._open_session(user)
             await self._loop()
         except PgError as e:
-            self.send(error_msg(str(e), e.code, "FATAL"))
+            self.send(error_msg(str(e), e.code, severity="FATAL"))
         except (_Disconnect, asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         finally:
@@ -822,7 +823,7 @@ class Connection:
             length = body.int32()
             raw = None if length == -1 else body.take(length)
             try:
-                values.append(pgt.param_from_wire(raw, stmt.param_oids[i], _fmt(pformats, i)))
+                values.append(pgt.param_from_wire(raw, stmt.param_oids[i], fmt=_fmt(pformats, i)))
             except pgt.UnsupportedFormat as e:
                 raise PgError(str(e), "0A000") from None
             except (ValueError, UnicodeDecodeError, struct.error) as e:
@@ -958,14 +959,16 @@ class Connection:
             return None
         params = [None] * len(stmt.param_oids)
         if names_lake_table(stmt.sql, self._layers()):
-            return await self._guarded(self.session.result_schema, stmt.sql, "duckdb", params)
+            describe = functools.partial(self.session.result_schema, params=params)
+            return await self._guarded(describe, stmt.sql, "duckdb")
         catalogue = await self._catalogue()
         return await self._guarded(catalogue.schema, stmt.sql, params)
 
     async def _query(self, portal: Portal) -> None:
         sql, params = portal.stmt.sql, portal.params
         if names_lake_table(sql, self._layers()):
-            result = await self._guarded(self.session.query, sql, "duckdb", params or None)
+            run = functools.partial(self.session.query, params=params or None)
+            result = await self._guarded(run, sql, "duckdb")
             portal.result = result.table
             if result.truncated:
                 portal.notices.append(

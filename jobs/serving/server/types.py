@@ -179,7 +179,7 @@ _TEXT_IN = {
 }
 
 
-def param_from_wire(raw: bytes | None, oid: int, fmt: int):
+def param_from_wire(raw: bytes | None, oid: int, *, fmt: int):
     """A Bind parameter as a Python value, by its declared type (0/unknown: text)."""
     if raw is None:
         return None

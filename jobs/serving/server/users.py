@@ -183,12 +183,12 @@ def _change(path: str | Path, name: str, **changes) -> User:
     return users[name]
 
 
-def set_disabled(path: str | Path, name: str, disabled: bool) -> User:
+def set_disabled(path: str | Path, name: str, *, disabled: bool) -> User:
     return _change(path, name, disabled=disabled)
 
 
 def set_password(
-    path: str | Path, name: str, password: str, iterations: int = DEFAULT_ITERATIONS
+    path: str | Path, name: str, *, password: str, iterations: int = DEFAULT_ITERATIONS
 ) -> User:
     check_password(password)
     verifier = make_verifier(password, max(iterations, MIN_ITERATIONS)).text()

@@ -135,7 +135,7 @@ _WRITERS: dict[str, _GroupCommit] = {}
 _WRITERS_LOCK = threading.Lock()
 
 
-def append(path: str, rows: pa.Table, schema_mode: str | None = None) -> None:
+def append(path: str, rows: pa.Table, *, schema_mode: str | None = None) -> None:
     """Append ``rows`` to the Delta table at ``path``, in a group commit with the appends
     other threads of this process make at the same time."""
     with _WRITERS_LOCK:

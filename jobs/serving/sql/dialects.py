@@ -109,7 +109,7 @@ _YEARWEEK_MODE_0 = _template(
 
 
 def fix_traps(
-    tree: exp.Expression, dialect: str, tables: dict[str, dict[str, str]]
+    tree: exp.Expression, dialect: str, *, tables: dict[str, dict[str, str]]
 ) -> exp.Expression:
     """Rewrite ``tree`` (parsed from ``dialect``) so DuckDB returns what the dialect would."""
     if dialect == "duckdb":

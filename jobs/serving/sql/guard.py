@@ -150,7 +150,7 @@ class SqlGuard:
         tables = self._resolve_tables(tree, ctes)
         self._check_functions(tree)
         schemas = {t: self.schema(t) for t in tables}
-        tree = fix_traps(tree, dialect, schemas)
+        tree = fix_traps(tree, dialect, tables=schemas)
         executed = tree.sql(dialect="duckdb")
         columns = _columns_read(executed, schemas)
         return Checked(executed, tuple(sorted(tables)), columns, dialect)

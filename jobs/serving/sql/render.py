@@ -47,7 +47,7 @@ def render(table: pa.Table, fmt: str) -> str:
                 for row in table.to_pylist()
             ),
             table.column_names,
-            out,
+            out=out,
             newline="\n",
         )
         return out.getvalue()

@@ -18,7 +18,7 @@ HELP = """\\d                 the tables your role reads
 End a query with ; (it may span lines)."""
 
 
-def run_one(session: SqlSession, sql: str, dialect: str, fmt: str) -> int:
+def run_one(session: SqlSession, sql: str, *, dialect: str, fmt: str) -> int:
     """Run a query and print its result; the exit status: 0 ran, 1 failed, 2 denied."""
     try:
         result = session.query(sql, dialect)
@@ -54,7 +54,7 @@ def _describe(session: SqlSession, arg: str) -> None:
         click.echo(f"{name:<{width}}  {kind[:60]:<60}  {shown}")
 
 
-def interactive(session: SqlSession, dialect: str, fmt: str) -> None:
+def interactive(session: SqlSession, dialect: str, *, fmt: str) -> None:
     """A prompt: queries end with `;`; backslash commands as in HELP."""
     who = session.role + (f"@{session.division}" if session.division else "")
     click.echo(f"govlake sql as {session.user} ({who}); \\? for help, \\q to quit", err=True)
@@ -86,6 +86,6 @@ def interactive(session: SqlSession, dialect: str, fmt: str) -> None:
             continue
         buffer.append(line)
         if stripped.endswith(";"):
-            run_one(session, "\n".join(buffer), dialect, fmt)
+            run_one(session, "\n".join(buffer), dialect=dialect, fmt=fmt)
             buffer = []
             sys.stdout.flush()

@@ -211,8 +211,8 @@ class SqlSession:
         self,
         sql: str,
         dialect: str = "duckdb",
-        params: list | tuple | None = None,
         *,
+        params: list | tuple | None = None,
         entities: list[str] | None = None,
     ) -> QueryResult:
         """Check, run and audit one query. Raises Denied or QueryFailed (both audited).
@@ -251,7 +251,7 @@ class SqlSession:
         return QueryResult(table, truncated, checked, row.duration_ms, row.query_id)
 
     def result_schema(
-        self, sql: str, dialect: str = "duckdb", params: list | tuple | None = None
+        self, sql: str, dialect: str = "duckdb", *, params: list | tuple | None = None
     ) -> pa.Schema:
         """The columns a query would return, without running it (a client's Describe)."""
         checked = self._guard.check(sql, dialect)
@@ -266,7 +266,7 @@ class SqlSession:
             except duckdb.Error as e:
                 raise QueryFailed(_first_line(e)) from None
 
-    def resolve_key(self, table: str, column: str, key: str) -> str | None:
+    def resolve_key(self, table: str, column: str, *, key: str) -> str | None:
         """The stored value of ``column`` (an identifier) that ``key`` names for this reader:
         the value itself when the reader sees it in clear, its pseudonym otherwise. None when
         no row of ``table`` the reader may read has it (outside a district reader's division
@@ -380,9 +380,9 @@ class SqlSession:
             self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(layer)}")
             maps = {}
             if self._use_maps:
-                for column in pseudonymised_columns(table, snapshot.schema, self.grant):
+                for column in pseudonymised_columns(table, snapshot.schema, grant=self.grant):
                     maps[column] = self._pseudonym_map(snapshot, raw, column)
-            view = masked_select(table, snapshot.schema, raw, self.grant, maps)
+            view = masked_select(table, snapshot.schema, raw=raw, grant=self.grant, maps=maps)
             self._con.execute(f"CREATE VIEW {quote(layer)}.{quote(name)} AS {view}")
             described = self._con.execute(f"SELECT * FROM {quote(layer)}.{quote(name)} LIMIT 0")
             self._schemas[table] = {d[0]: str(d[1]) for d in described.description}

@@ -38,7 +38,7 @@ def macro_sql(key: bytes) -> list[str]:
     ]
 
 
-def pseudonymised_columns(table: str, schema: pa.Schema, grant: Grant) -> list[str]:
+def pseudonymised_columns(table: str, schema: pa.Schema, *, grant: Grant) -> list[str]:
     """Top-level text columns of ``table`` that ``grant`` sees as pseudonyms."""
     rules = column_rules(table)
     return [
@@ -53,7 +53,7 @@ def pseudonymised_columns(table: str, schema: pa.Schema, grant: Grant) -> list[s
 
 
 def masked_select(
-    table: str, schema: pa.Schema, raw: str, grant: Grant, maps: dict[str, str] | None = None
+    table: str, schema: pa.Schema, *, raw: str, grant: Grant, maps: dict[str, str] | None = None
 ) -> str:
     """SELECT over ``raw`` that shows ``table`` as ``grant`` may see it.
 
