@@ -60,10 +60,12 @@ class DeliverySensor(BaseSensorOperator):
         )
 
     def poke(self, context) -> PokeReturnValue:
+        """One check of the landing zone (reschedule mode)."""
         found = self._check(context)
         return PokeReturnValue(is_done=found is not None, xcom_value=found)
 
     def execute_complete(self, context, event: dict | None = None) -> dict:
+        """Resume after the trigger fired: log and return its outcome."""
         self.log.info("%s: %s (%s)", self.source_id, event["status"], event["detail"])
         return event
 

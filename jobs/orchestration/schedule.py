@@ -47,10 +47,12 @@ DESCRIPTIONS = {s.name: s.description for s in STAGES}
 
 
 def lake_dir() -> Path:
+    """The lake the DAGs write (``GOVLAKE_LAKE``, else var/lake of the project)."""
     return Path(os.environ.get("GOVLAKE_LAKE") or project_dir() / "var" / "lake").resolve()
 
 
 def landing_dir() -> Path:
+    """The landing zone the DAGs read (``GOVLAKE_LANDING``, else var/landing)."""
     return Path(os.environ.get("GOVLAKE_LANDING") or project_dir() / "var" / "landing").resolve()
 
 
@@ -118,6 +120,7 @@ def stage_asset(stage: str) -> Asset:
 
 
 def upstream_assets(stage: str) -> list[Asset]:
+    """The assets that trigger a build stage: every bronze asset for the base, else the stage before's."""
     upstream = dict(BUILD_STAGES)[stage]
     if upstream == "bronze":
         return [bronze_asset(e.source_id) for e in sources()]

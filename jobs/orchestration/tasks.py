@@ -231,12 +231,14 @@ class IngestHistory:
     built_at: dict[dt.date, dt.datetime]  # the latest successful base build of the date
 
     def fresh(self, day: dt.date) -> bool:
+        """Whether the date was built after its latest ingestion (and every earlier one)."""
         built = self.built_at.get(day)
         latest = max((t for d, t in self.ingested_at.items() if d <= day), default=None)
         return built is not None and (latest is None or built > latest)
 
 
 def ingest_history(lake_root: Path) -> IngestHistory:
+    """When each business date was last ingested and last built, from lineage.runs."""
     from jobs.pipeline.stage import BASE_LAST_JOB
     from jobs.platform.delta import query
 

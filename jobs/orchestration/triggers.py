@@ -29,6 +29,7 @@ class DeliveryTrigger(BaseTrigger):
         self.poke_interval = poke_interval
 
     def serialize(self) -> tuple[str, dict]:
+        """The trigger's class path and arguments, as the triggerer stores them."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -40,6 +41,7 @@ class DeliveryTrigger(BaseTrigger):
         )
 
     async def run(self):
+        """Poll the landing zone until the delivery arrives or its SLA passes; yield the outcome."""
         date = dt.date.fromisoformat(self.business_date)
         while True:
             now = dt.datetime.now(dt.UTC)

@@ -109,6 +109,8 @@ def run_pipeline(
     wait: float | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[StageReport]:
+    """Run every stage (or ``stages``) for the planned dates, under the writer lease,
+    publishing each completed date; the reports of the stages that ran."""
     from jobs.pipeline.ingest.entries import record_landing, summary
     from jobs.platform.engine import get_spark
     from jobs.platform.staging import sweep

@@ -129,6 +129,7 @@ def org_code_check_char(body8: Column) -> Column:
 
 
 def uscc_check_char(body17: Column) -> Column:
+    """The GB 32100 check character (MOD 31) of a credit code's first 17 characters."""
     total = balanced_sum(
         [
             _index_in(USCC_ALPHABET, F.substring(body17, i + 1, 1)) * w
@@ -139,6 +140,7 @@ def uscc_check_char(body17: Column) -> Column:
 
 
 def uscc_normalise(c: Column) -> Column:
+    """A delivered credit code trimmed, half-width and upper-cased."""
     return F.upper(clean_name(c))
 
 
@@ -202,6 +204,7 @@ def parse_timestamp(c: Column, formats: list[str]) -> Column:
 
 
 def parse_date(c: Column, formats: list[str]) -> Column:
+    """A date from text in any of ``formats`` (strptime style); null when none fits."""
     return parse_timestamp(c, formats).cast("date")
 
 

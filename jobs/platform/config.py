@@ -78,6 +78,7 @@ class ExtractSchema(Frozen):
 
     @property
     def column_names(self) -> list[str]:
+        """The canonical bronze columns, in the schema's order."""
         return [c.column for c in self.columns]
 
     def header_map(self) -> dict[str, str]:
@@ -90,6 +91,7 @@ class ExtractSchema(Frozen):
 
     @property
     def extension(self) -> str:
+        """The file extension of the source's format."""
         return {"csv": "csv", "text": "txt", "jsonl": "jsonl", "json": "json", "xlsx": "xlsx"}[
             self.format
         ]
@@ -180,6 +182,7 @@ def extract_schemas() -> dict[str, ExtractSchema]:
 
 
 def extract_schema(source_id: str) -> ExtractSchema:
+    """The extract schema of one source; a ConfigError names an unknown source."""
     try:
         return extract_schemas()[source_id]
     except KeyError:

@@ -21,6 +21,7 @@ def read_table(path: str | Path, version: int | None = None) -> pa.Table:
 
 
 def read_rows(path: str | Path) -> list[dict]:
+    """A small Delta table's current rows as dicts (delta-rs, no Spark)."""
     return read_table(path).to_pylist()
 
 

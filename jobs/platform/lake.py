@@ -151,12 +151,14 @@ class Lake:
 
     # ---------------------------------------------------------------- naming and metadata
     def path(self, table: str) -> str:
+        """The folder of ``layer.table``; any other form of name is refused."""
         if not _TABLE_NAME.match(table):
             raise ValueError(f"table name {table!r} is not of the form layer.table")
         layer, name = table.split(".")
         return str(self.root / layer / name)
 
     def exists(self, table: str) -> bool:
+        """Whether the table exists (has a Delta log)."""
         return DeltaTable.is_deltatable(self.path(table))
 
     def version(self, table: str) -> int | None:
@@ -275,6 +277,7 @@ class Lake:
         return df.select(*cols, *extra), bool(extra)
 
     def read_schema(self, table: str) -> T.StructType:
+        """The table's current Spark schema."""
         return self.spark.read.format("delta").load(self.path(table)).schema
 
     def _write(
@@ -323,6 +326,7 @@ class Lake:
         self._write(df.filter(in_slice), table, "overwrite", options, partition_by)
 
     def append(self, df: DataFrame, table: str, *, partition_by: list[str] | None = None) -> None:
+        """Append ``df`` to the table (created on first write), recorded in the run's lineage."""
         self._write(df, table, "append", {}, partition_by)
 
     def overwrite(

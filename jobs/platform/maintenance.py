@@ -38,6 +38,8 @@ MIN_RETENTION_HOURS = 1  # files a concurrent append (audit.queries) may be comm
 
 @dataclass
 class Finding:
+    """One problem `govlake doctor` found, and whether it was repaired."""
+
     what: str  # lease | staging | unpublished | invariant
     detail: str
     repaired: bool = False
@@ -46,10 +48,13 @@ class Finding:
 
 @dataclass
 class Checkup:
+    """What `govlake doctor` found in a lake."""
+
     findings: list[Finding] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
+        """True when every finding has been repaired (or there were none)."""
         return all(f.repaired for f in self.findings)
 
 
@@ -228,6 +233,8 @@ def _unreadable_publications(root: Path) -> list[Finding]:
 # ------------------------------------------------------------------------------ maintain
 @dataclass
 class TableUpkeep:
+    """What `govlake maintain` did to one table: files before and after, versions kept."""
+
     table: str
     files_before: int  # files the latest version is made of
     bytes_before: int

@@ -217,6 +217,7 @@ def pseudonym(value: str | None, key: bytes | None = None) -> str | None:
 
 
 def is_pseudonym(text: str) -> bool:
+    """Whether ``text`` has the shape of a pseudonym (P + hex digits)."""
     return bool(re.fullmatch(rf"{PSEUDONYM_PREFIX}[0-9A-F]{{{PSEUDONYM_HEX}}}", text or ""))
 
 
@@ -244,6 +245,8 @@ class Item(Frozen):
 
 
 class BronzeMasks(Frozen):
+    """How bronze fields are masked: by their parser, or by a named field."""
+
     by_parser: dict[str, Mask] = Field(default_factory=dict)
     by_field: dict[str, Mask] = Field(default_factory=dict)
     columns: dict[str, str] = Field(default_factory=dict)
@@ -260,16 +263,20 @@ class Limits(Frozen):
 
     @property
     def max_result_bytes(self) -> int:
+        """The result-size cap in bytes."""
         return self.max_result_mb * 1024 * 1024
 
     @property
     def memory_bytes(self) -> int:
+        """The memory limit (``512MB``, ``2GiB``...) in bytes."""
         number, unit = re.match(r"^(\d+(?:\.\d+)?)\s*(\w+)$", self.memory_limit).groups()
         scale = {"MB": 10**6, "GB": 10**9, "MiB": 2**20, "GiB": 2**30}[unit]
         return int(float(number) * scale)
 
 
 class LimitsOverride(Frozen):
+    """A role's changes to the default query limits (conf/access.yaml ``limits:``)."""
+
     max_rows: int | None = Field(default=None, gt=0)
     timeout_s: float | None = Field(default=None, gt=0)
     max_concurrent: int | None = Field(default=None, gt=0)
@@ -278,6 +285,8 @@ class LimitsOverride(Frozen):
 
 
 class Role(Frozen):
+    """A role of conf/access.yaml: its label, clearance, tables and limits."""
+
     label: str
     clearance: Level
     tables: tuple[str, ...]
@@ -293,6 +302,8 @@ class Spill(Frozen):
 
 
 class AccessConf(Frozen):
+    """conf/access.yaml: items and their masks, bronze masks, roles, limits and spill."""
+
     items: dict[str, Item]
     bronze: BronzeMasks
     columns: dict[str, dict[str, str]]
@@ -419,9 +430,11 @@ class Grant:
     division: str | None = None
 
     def may_read(self, table: str) -> bool:
+        """Whether the grant covers the table."""
         return any(fnmatch.fnmatchcase(table, p) for p in self.patterns)
 
     def in_clear(self, level: str) -> bool:
+        """Whether values of ``level`` are shown unmasked to this grant."""
         return LEVELS.index(level) <= LEVELS.index(self.clearance)
 
     def division_column(self, table: str) -> str | None:
@@ -435,6 +448,7 @@ class Grant:
         return self.division is None or (code or "").startswith(self.division)
 
     def limits(self) -> Limits:
+        """The query limits of the grant's role."""
         return role_limits(self.role)
 
 

@@ -51,6 +51,8 @@ class NotPublished(LookupError):
 
 @dataclass(frozen=True)
 class Publication:
+    """A published business date: when, and the table versions readers see for it."""
+
     business_date: dt.date
     published_at: dt.datetime
     versions: dict[str, int]

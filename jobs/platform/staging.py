@@ -43,6 +43,7 @@ class Staging:
 
     @property
     def dir(self) -> Path:
+        """The run's own staging folder, made on first use."""
         if self._dir is None:
             self.area.mkdir(parents=True, exist_ok=True)
             folder = self.area / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -59,6 +60,7 @@ class Staging:
 
     @staticmethod
     def discard(path: Path) -> None:
+        """Remove a staged folder and everything in it."""
         shutil.rmtree(path, ignore_errors=True)
 
     def close(self) -> None:

@@ -95,6 +95,8 @@ def authorities() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """The catalogue's rows: resources, fields and data items collected by several sources."""
+
     resources: list[dict]
     fields: list[dict]
     collections: list[dict]

@@ -93,6 +93,8 @@ class ConservationError(Exception):
 
 @dataclass
 class FileOutcome:
+    """What became of one delivered file: accepted, rejected or superseded, with counts."""
+
     file: str
     status: str  # accepted | rejected | superseded
     manifest: Manifest | None = None
@@ -108,6 +110,8 @@ class FileOutcome:
 
 @dataclass
 class IngestResult:
+    """What one source's delivery of one date became."""
+
     source_id: str
     business_date: dt.date
     batch_id: str | None
@@ -119,10 +123,12 @@ class IngestResult:
 
     @property
     def rows_accepted(self) -> int:
+        """Rows accepted into bronze over all files."""
         return sum(f.rows_accepted for f in self.files)
 
     @property
     def rows_quarantined(self) -> int:
+        """Rows sent to quarantine.rows over all files."""
         return sum(f.rows_quarantined for f in self.files)
 
 
@@ -145,6 +151,7 @@ def bronze_schema(schema: ExtractSchema) -> T.StructType:
 
 
 def batch_id_for(source_id: str, business_date: dt.date, *, delivery: str) -> str:
+    """The batch id of a delivery: source, business date and delivery id."""
     return f"{source_id}_{business_date:%Y%m%d}_{delivery}"
 
 
@@ -175,6 +182,8 @@ def _pair_outcomes(files: DayFiles) -> list[FileOutcome]:
 # ------------------------------------------------------------------------------ header drift
 @dataclass
 class HeaderPlan:
+    """Where each canonical column is in a delivered header, and the extra columns."""
+
     positions: dict[str, int]  # canonical column → index in the delivered row
     extras: list[tuple[int, str]]  # delivered columns the schema does not know
     missing: list[str]
@@ -231,6 +240,7 @@ class _Stager:
         self.rows = 0
 
     def add(self, values: list, row_number: int, *, extra: dict | None) -> None:
+        """Buffer one accepted row (values aligned with the columns, unknown fields in ``extra``)."""
         for c, v in zip(self.columns, values, strict=True):
             self.buf[c].append(v)
         self.buf["_extra"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
@@ -240,6 +250,7 @@ class _Stager:
             self.flush()
 
     def flush(self) -> None:
+        """Write the buffered rows as one staged Parquet part."""
         if not self.buf["_row_number"]:
             return
         arrays = {c: pa.array(self.buf[c], pa.string()) for c in [*self.columns, "_extra"]}
@@ -252,6 +263,7 @@ class _Stager:
             v.clear()
 
     def discard(self) -> None:
+        """Remove the file's staged parts (the file was rejected after all)."""
         for p in self.out_dir.glob(f"{self.file}.*.parquet"):
             p.unlink()
         self.rows = 0
@@ -578,6 +590,25 @@ def _snapshot_complete(
     return len(accepted) == parts and not harmful
 
 
+def _rejected_rows(result: IngestResult, now: dt.datetime) -> list[dict]:
+    """quarantine.files rows: each rejected file, and the parts a delivery announced but lacks."""
+    rows = [
+        {"file": o.file, "reason_code": o.reason_code, "reason": o.reason}
+        for o in result.files
+        if o.status == "rejected"
+    ]
+    if result.missing_parts:
+        rows.append(
+            {
+                "file": f"{result.batch_id} (missing parts)",
+                "reason_code": "parts_missing",
+                "reason": result.missing_parts,
+            }
+        )
+    base = {"source_id": result.source_id, "business_date": result.business_date}
+    return [{**base, **r, "detected_at": now} for r in rows]
+
+
 def _write_slices(
     lake: Lake,
     schema: ExtractSchema,
@@ -625,31 +656,8 @@ def _write_slices(
         partition_by=["_business_date"],
     )
 
-    rejected = [
-        {
-            "source_id": schema.source_id,
-            "business_date": date,
-            "file": o.file,
-            "reason_code": o.reason_code,
-            "reason": o.reason,
-            "detected_at": now,
-        }
-        for o in result.files
-        if o.status == "rejected"
-    ]
-    if result.missing_parts:
-        rejected.append(
-            {
-                "source_id": schema.source_id,
-                "business_date": date,
-                "file": f"{result.batch_id} (missing parts)",
-                "reason_code": "parts_missing",
-                "reason": result.missing_parts,
-                "detected_at": now,
-            }
-        )
     lake.replace_slice(
-        spark.createDataFrame(rejected, QUARANTINE_FILES_SCHEMA),
+        spark.createDataFrame(_rejected_rows(result, now), QUARANTINE_FILES_SCHEMA),
         "quarantine.files",
         where={"business_date": date, "source_id": schema.source_id},
         partition_by=["business_date"],

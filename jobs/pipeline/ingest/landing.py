@@ -157,6 +157,7 @@ class Folder:
 
 
 def hard_link() -> FileRejected:
+    """The rejection of a file with more than one link (it may be another's data)."""
     return FileRejected(
         "hard_link",
         "the file has other hard links, which may name a file outside the landing zone: not read",
@@ -191,9 +192,11 @@ class LandingScan:
     entries: list[Entry] = field(default_factory=list)
 
     def dates(self) -> list[dt.date]:
+        """The business dates with delivery folders, oldest first."""
         return sorted(self.folders)
 
     def sources_on(self, business_date: dt.date) -> list[str]:
+        """The sources with a folder for the date."""
         return sorted(self.folders.get(business_date, []))
 
 
@@ -207,6 +210,7 @@ class LandingZone:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Folder]:
+        """The date's source folders, each opened by descriptor below the root (no link followed)."""
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             yield Folder(fd, "")

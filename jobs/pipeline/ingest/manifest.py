@@ -45,6 +45,8 @@ class _ManifestDoc(BaseModel):
 
 @dataclass(frozen=True)
 class Manifest:
+    """A validated ``.ok`` manifest: the file it completes, its rows, md5 and parts."""
+
     file: str
     rows: int
     md5: str
@@ -120,6 +122,7 @@ class DayFiles:
 
     @property
     def empty(self) -> bool:
+        """Whether the folder holds nothing at all."""
         return not (self.manifests or self.unmarked or self.orphans or self.invalid or self.others)
 
 

@@ -18,6 +18,8 @@ class FileRejected(Exception):
 
 @dataclass(slots=True)
 class Record:
+    """One delivered record: its row number, its values and what was wrong with it."""
+
     row_number: int
     values: list | dict | None  # list aligned with the header, or a JSON object
     raw: str
@@ -35,12 +37,14 @@ class Notes:
     rows: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, kind: str, row_number: int) -> None:
+        """Count one record of a kind of problem, keeping the first row numbers as examples."""
         self.counts[kind] += 1
         examples = self.rows.setdefault(kind, [])
         if len(examples) < 5:
             examples.append(row_number)
 
     def lines(self) -> list[str]:
+        """One line per kind of problem with its count and example rows."""
         return [
             f"{kind}: {n} record(s), e.g. {', '.join(map(str, self.rows[kind]))}"
             for kind, n in sorted(self.counts.items())
@@ -49,6 +53,8 @@ class Notes:
 
 @dataclass
 class ParsedFile:
+    """What a reader made of a file: its header and its records, lazily."""
+
     header: list[str]
     records: Iterator[Record]
     declared_count: int | None = None  # a JSON document's own "count"

@@ -88,4 +88,5 @@ def summary_line(r: IngestResult) -> str:
 
 
 def summary_lines(results: list[IngestResult]) -> list[str]:
+    """The per-source table the bronze stage prints."""
     return SUMMARY_HEAD + [summary_line(r) for r in results]

@@ -1,0 +1,1 @@
+"""多源校核: suites, cross-source rules (one module each, rules/), findings and scores."""

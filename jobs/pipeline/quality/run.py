@@ -113,6 +113,7 @@ def run_rules(lake: Lake, business_date: dt.date, *, show) -> tuple[list[dict], 
 
 
 def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
+    """The quality stage for one date: suites, cross-source rules, delivery checks, findings."""
     show = echo or (lambda _line: None)
     report = StageReport("quality", business_date)
     t0 = time.time()

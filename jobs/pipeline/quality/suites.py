@@ -37,6 +37,7 @@ TYPE_DIVISION = "expect_column_values_to_be_valid_division_code"
 
 
 def suite_dir() -> Path:
+    """The folder of the suites (expectations/ of the project)."""
     return project_dir() / "expectations"
 
 
@@ -214,6 +215,7 @@ GOLD_SUITES = {
 
 
 def all_suites() -> dict[str, dict]:
+    """Every suite as it should be: bronze suites from the extract schemas, then silver and gold."""
     out = {f"bronze.{s}": bronze_suite(schema) for s, schema in extract_schemas().items()}
     for name, exps in {**SILVER_SUITES, **GOLD_SUITES}.items():
         out[name] = {
@@ -225,6 +227,7 @@ def all_suites() -> dict[str, dict]:
 
 
 def write_suites(folder: Path | None = None) -> list[Path]:
+    """Write every suite as JSON into ``folder`` (``govlake suites --write``)."""
     folder = folder or suite_dir()
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -236,6 +239,7 @@ def write_suites(folder: Path | None = None) -> list[Path]:
 
 
 def suite_files() -> dict[str, Path]:
+    """The suite files on disk, by table name."""
     return {p.stem: p for p in sorted(suite_dir().glob("*.json"))}
 
 

@@ -268,6 +268,67 @@ def _person_columns(profile: DataFrame) -> DataFrame:
     )
 
 
+def insured_employees(x: ThemeInputs) -> DataFrame:
+    """(uscc, insured_employees, insured_ever): the people 参保 names with the employer, paying
+    now and ever."""
+    links = x.links
+    employer_links = x.legal_person_link.filter(
+        (F.col("source_id") == "rsj_sbcb")
+        & (F.col("role") == "employer")
+        & F.col("uscc").isNotNull()
+    )
+    insured_people = links.filter(
+        (F.col("source_id") == "rsj_sbcb") & (F.col("role") == "subject")
+    ).select("_file", "_row_number", "person_id")
+    status = x.current["rsj_sbcb"].select(
+        "_file",
+        "_row_number",
+        S.delivered("rsj_sbcb", "insurance_status").alias("status"),
+    )
+    employees = (
+        employer_links.select("_file", "_row_number", "uscc")
+        .join(insured_people, ["_file", "_row_number"])
+        .join(status, ["_file", "_row_number"])
+        .groupBy("uscc")
+        .agg(
+            F.countDistinct(F.when(F.col("status") == "paying", F.col("person_id"))).alias(
+                "insured_employees"
+            ),
+            F.countDistinct("person_id").alias("insured_ever"),
+        )
+    )
+    return employees
+
+
+def related_by_representative(x: ThemeInputs, legal: DataFrame) -> DataFrame:
+    """(entity_id, related): the other legal persons with the same legal representative."""
+    reps = legal.filter(F.col("legal_rep_id").isNotNull()).select(
+        F.col("entity_id").alias("_other"),
+        F.col("uscc").alias("_other_uscc"),
+        F.col("name").alias("_other_name"),
+        F.col("legal_rep_id").alias("_rep"),
+    )
+    reps = x.checkpoint(reps, "gold-reps")
+    related = (
+        legal.select("entity_id", "legal_rep_id")
+        .join(reps, F.col("legal_rep_id") == F.col("_rep"))
+        .filter(F.col("_other") != F.col("entity_id"))
+        .groupBy("entity_id")
+        .agg(
+            F.sort_array(
+                F.collect_list(
+                    F.struct(
+                        F.col("_other").alias("entity_id"),
+                        F.col("_other_uscc").alias("uscc"),
+                        F.col("_other_name").alias("name"),
+                    )
+                )
+            ).alias("related")
+        )
+    )
+    return related
+
+
 def _licences(licence: DataFrame, kind: str, key: str) -> DataFrame:
     """(key, licences): the licences each holder of ``kind`` holds, sorted."""
     item = F.struct(
@@ -307,58 +368,9 @@ def build_enterprise_profile(x: ThemeInputs) -> DataFrame:
     """One row per legal person: registration, tax status, legal representative, licences,
     insured employees, related legal persons (same representative) and open findings."""
     legal = x.checkpoint(x.legal_person, "gold-legal")
-    links = x.links
-    licence = x.licence
-    employer_links = x.legal_person_link.filter(
-        (F.col("source_id") == "rsj_sbcb")
-        & (F.col("role") == "employer")
-        & F.col("uscc").isNotNull()
-    )
-    insured_people = links.filter(
-        (F.col("source_id") == "rsj_sbcb") & (F.col("role") == "subject")
-    ).select("_file", "_row_number", "person_id")
-    status = x.current["rsj_sbcb"].select(
-        "_file",
-        "_row_number",
-        S.delivered("rsj_sbcb", "insurance_status").alias("status"),
-    )
-    employees = (
-        employer_links.select("_file", "_row_number", "uscc")
-        .join(insured_people, ["_file", "_row_number"])
-        .join(status, ["_file", "_row_number"])
-        .groupBy("uscc")
-        .agg(
-            F.countDistinct(F.when(F.col("status") == "paying", F.col("person_id"))).alias(
-                "insured_employees"
-            ),
-            F.countDistinct("person_id").alias("insured_ever"),
-        )
-    )
-    licences = _licences(licence, "legal_person", "uscc")
-    reps = legal.filter(F.col("legal_rep_id").isNotNull()).select(
-        F.col("entity_id").alias("_other"),
-        F.col("uscc").alias("_other_uscc"),
-        F.col("name").alias("_other_name"),
-        F.col("legal_rep_id").alias("_rep"),
-    )
-    reps = x.checkpoint(reps, "gold-reps")
-    related = (
-        legal.select("entity_id", "legal_rep_id")
-        .join(reps, F.col("legal_rep_id") == F.col("_rep"))
-        .filter(F.col("_other") != F.col("entity_id"))
-        .groupBy("entity_id")
-        .agg(
-            F.sort_array(
-                F.collect_list(
-                    F.struct(
-                        F.col("_other").alias("entity_id"),
-                        F.col("_other_uscc").alias("uscc"),
-                        F.col("_other_name").alias("name"),
-                    )
-                )
-            ).alias("related")
-        )
-    )
+    licences = _licences(x.licence, "legal_person", "uscc")
+    related = related_by_representative(x, legal)
+    employees = insured_employees(x)
     rep_names = x.person.select(
         F.col("person_id").alias("legal_rep_id"), F.col("name").alias("_rep_person_name")
     )

@@ -142,6 +142,7 @@ class SqlGuard:
     duckdb_functions: frozenset[str]
 
     def check(self, sql: str, dialect: str = "duckdb") -> Checked:
+        """Parse and check one analyst query; the rewritten SQL, or Denied saying why."""
         if dialect not in DIALECTS:
             raise Denied(f"unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
         tree = _parse_one(sql, dialect)

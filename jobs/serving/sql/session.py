@@ -60,6 +60,8 @@ class QueryFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class QueryResult:
+    """A query's rows (Arrow) and whether they were cut at the role's row limit."""
+
     table: pa.Table
     truncated: bool  # more rows than max_rows existed; only the first max_rows are here
     checked: Checked
@@ -128,27 +130,37 @@ class SqlSession:
             audit.record(self.root, row)
             raise
         self._spill, self._spill_lock = _spill_dir(self.user)
-        spill = access_conf().spill
-        self._con = duckdb.connect(
+        self._con = self._connect(key, threads=threads)
+        functions = self._con.execute(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+            "WHERE function_type IN ('scalar', 'aggregate', 'macro')"
+        ).fetchall()
+        self._guard = SqlGuard(
+            tables=self._tables,
+            may_read=self.grant.may_read,
+            schema=self._view_schema,
+            duckdb_functions=frozenset(f for (f,) in functions),
+        )
+
+    def _connect(self, key: bytes, *, threads: int) -> duckdb.DuckDBPyConnection:
+        """The session's DuckDB: bounded, spilling only to its own folder, with the masking
+        macros, reading exactly the published snapshot's files and locked against change."""
+        con = duckdb.connect(
             config={
                 "threads": threads,
                 "memory_limit": self.limits.memory_limit,
                 "access_mode": "automatic",
                 "temp_directory": str(self._spill),
-                "max_temp_directory_size": spill.max_size,
+                "max_temp_directory_size": access_conf().spill.max_size,
             }
         )
         for stmt in macro_sql(key):
-            self._con.execute(stmt)
-        functions = self._con.execute(
-            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
-            "WHERE function_type IN ('scalar', 'aggregate', 'macro')"
-        ).fetchall()
+            con.execute(stmt)
         # DuckDB reads the Parquet files of plain tables itself (several times faster than
         # through pyarrow), and may read exactly those files and no other.
         files = sorted(f for snap in self._snapshots.values() if snap for f in snap.files)
-        self._con.execute("SET allowed_paths = $files", {"files": files})
-        self._con.execute("SET allowed_directories = $dirs", {"dirs": [str(self._spill)]})
+        con.execute("SET allowed_paths = $files", {"files": files})
+        con.execute("SET allowed_directories = $dirs", {"dirs": [str(self._spill)]})
         for stmt in (
             "SET enable_external_access = false",
             "SET python_enable_replacements = false",
@@ -156,13 +168,8 @@ class SqlSession:
             "SET autoload_known_extensions = false",
             "SET lock_configuration = true",
         ):
-            self._con.execute(stmt)
-        self._guard = SqlGuard(
-            tables=self._tables,
-            may_read=self.grant.may_read,
-            schema=self._view_schema,
-            duckdb_functions=frozenset(f for (f,) in functions),
-        )
+            con.execute(stmt)
+        return con
 
     def set_limits(self, *, timeout_s: float | None = None, max_rows: int | None = None) -> None:
         """Lower this session's limits (a client's choice). A value above the role's maximum,
@@ -293,12 +300,15 @@ class SqlSession:
         self._con.interrupt()
 
     def arrow(self, sql: str, dialect: str = "duckdb") -> pa.Table:
+        """The query's rows as an Arrow table."""
         return self.query(sql, dialect).table
 
     def pandas(self, sql: str, dialect: str = "duckdb"):
+        """The query's rows as a pandas DataFrame."""
         return self.query(sql, dialect).table.to_pandas()
 
     def close(self) -> None:
+        """Close the connection and remove the session's spill folder."""
         self._con.close()
         shutil.rmtree(self._spill, ignore_errors=True)
         with contextlib.suppress(OSError):  # closed once
@@ -495,9 +505,11 @@ class Watchdog:
         return self._why is not None
 
     def reason(self) -> str:
+        """Why the query was stopped."""
         return self._why or "the query was interrupted"
 
     def cancel(self) -> None:
+        """Stop watching (the query ended)."""
         self._done.set()
         self._thread.join()
 
