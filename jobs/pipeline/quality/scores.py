@@ -16,15 +16,6 @@ from jobs.pipeline.quality.rules import weight
 from jobs.platform import settings
 from jobs.platform.config import catalog
 
-DIMENSIONS = [
-    "conformity",
-    "completeness",
-    "accuracy",
-    "consistency",
-    "timeliness",
-    "accessibility",
-    "uniqueness",
-]
 SCORE_COLUMNS = ["scope", "scope_id", "dimension", "score", "evaluated", "failed"]
 
 

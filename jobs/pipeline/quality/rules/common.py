@@ -34,7 +34,8 @@ CHECK_COLUMNS = [
     "failed",
 ]
 
-Dimension = Literal[
+# the dimensions of GB/T 36344 that govlake scores (quality.scores), in the report's order
+DIMENSIONS = [
     "conformity",
     "completeness",
     "accuracy",
@@ -43,6 +44,7 @@ Dimension = Literal[
     "accessibility",
     "uniqueness",
 ]
+Dimension = Literal[tuple(DIMENSIONS)]
 
 
 class RuleSettings(Frozen):
