@@ -11,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs.pipeline.quality.rules import enabled_rules
-from jobs.pipeline.quality.scores import DIMENSIONS
+from jobs.pipeline.quality.rules.common import DIMENSIONS
 from jobs.pipeline.quality.suites import all_suites, load_suite, suite_files
 from jobs.platform.config import project_dir
 

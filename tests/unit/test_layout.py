@@ -29,3 +29,21 @@ def test_the_wheel_does_not_ship_the_generator_or_the_tests():
     shipped = find_packages(where=str(REPO), include=include)
     assert "jobs.pipeline.quality" in shipped and "lineage" in shipped
     assert not [p for p in shipped if p.split(".")[0] in ("samplecity", "tests", "bench")]
+
+
+def test_every_production_module_imports():
+    """A moved or renamed name breaks here, not in the one command that imports it."""
+    import importlib
+    import pkgutil
+
+    import jobs
+    import lineage
+
+    names = [
+        m.name
+        for pkg in (jobs, lineage)
+        for m in pkgutil.walk_packages(pkg.__path__, f"{pkg.__name__}.")
+    ]
+    assert len(names) > 80
+    for name in names:
+        importlib.import_module(name)

@@ -19,7 +19,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from jobs.pipeline.quality.rules import description, rule_settings
-from jobs.pipeline.quality.scores import DIMENSIONS
+from jobs.pipeline.quality.rules.common import DIMENSIONS
 from jobs.platform import settings
 from jobs.platform.config import catalog
 from jobs.platform.lake import Lake
