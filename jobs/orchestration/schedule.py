@@ -34,10 +34,10 @@ OWNER = "govlake"
 LAKE_POOL = "govlake_lake"  # one slot: lake writers run one at a time (see docs/airflow.md)
 
 # update_cycle → (cron of the data intervals, is a business date on that cycle)
-CYCLES = {
-    "daily": ("0 0 * * *", lambda d: True),
-    "weekly": ("0 0 * * 1", lambda d: d.weekday() == 0),  # business week starts Monday
-    "monthly": ("0 0 1 * *", lambda d: d.day == 1),
+CYCLES = {  # the schedule of each update cycle (its dates: CatalogEntry.expects)
+    "daily": "0 0 * * *",
+    "weekly": "0 0 * * 1",  # business week starts Monday
+    "monthly": "0 0 1 * *",
 }
 
 # downstream DAGs, in stage order: (stage, upstream assets' stage); bronze is the ingestion DAGs
@@ -81,12 +81,12 @@ def end_date() -> pendulum.DateTime | None:
 
 def timetable(update_cycle: str) -> CronDataIntervalTimetable:
     """One data interval per business date (week, month) of the cycle, in +08:00."""
-    return CronDataIntervalTimetable(CYCLES[update_cycle][0], timezone=TZ)
+    return CronDataIntervalTimetable(CYCLES[update_cycle], timezone=TZ)
 
 
 def expected_on(entry: CatalogEntry, business_date: dt.date) -> bool:
     """Whether the source delivers for this business date (its cycle's dates only)."""
-    return CYCLES[entry.update_cycle][1](business_date)
+    return entry.expects(business_date)
 
 
 def default_args() -> dict:

@@ -130,6 +130,14 @@ class CatalogEntry(Frozen):
     update_cycle: Literal["daily", "weekly", "monthly"] = "daily"
     delivery_sla: DeliverySla = Field(default_factory=DeliverySla)
 
+    def expects(self, business_date: dt.date) -> bool:
+        """Whether the source delivers for the business date: a daily source every date, a
+        weekly one on Mondays (the business week's start), a monthly one on the 1st."""
+        cycle = self.update_cycle
+        return cycle == "daily" or (
+            business_date.weekday() == 0 if cycle == "weekly" else business_date.day == 1
+        )
+
 
 class ConfigError(Exception):
     """A configuration file is missing or invalid; the message names the file."""

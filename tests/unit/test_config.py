@@ -101,3 +101,16 @@ def test_code_tables_are_settings_not_code():
     assert codes.table("tax_status")["07"] == "cancelled"
     with pytest.raises(config.ConfigError, match="no code table 'nothing'"):
         codes.table("nothing")
+
+
+def test_one_definition_of_when_a_source_is_expected():
+    """The DAGs' sensors and the quality stage's timeliness both ask CatalogEntry.expects."""
+    import datetime as dt
+
+    entry = next(iter(config.catalog().values()))
+    monday, tuesday, first = dt.date(2026, 11, 2), dt.date(2026, 11, 3), dt.date(2026, 12, 1)
+    weekly = entry.model_copy(update={"update_cycle": "weekly"})
+    monthly = entry.model_copy(update={"update_cycle": "monthly"})
+    assert entry.model_copy(update={"update_cycle": "daily"}).expects(tuesday)
+    assert weekly.expects(monday) and not weekly.expects(tuesday)
+    assert monthly.expects(first) and not monthly.expects(monday)

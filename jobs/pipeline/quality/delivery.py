@@ -1,7 +1,7 @@
 """Timeliness and accessibility of deliveries, from audit.deliveries and the catalogue's SLAs.
 
-* ``delivery_on_time`` (时效性): each source expected on the date (``update_cycle: daily``, or
-  any source that delivered) is one item; it fails when its first delivery for the date came
+* ``delivery_on_time`` (时效性): each source expected on the date (its update cycle's dates,
+  CatalogEntry.expects, as the Airflow sensors wait for it; or any source that delivered) is one item; it fails when its first delivery for the date came
   after the SLA deadline (``delivery_sla``: business date + ``days_after`` at ``deadline`` in
   ``tz``), or never came.
 * ``files_accepted`` (可访问性): each delivered file (superseded ones excepted) is one item; a
@@ -32,7 +32,7 @@ def delivery_results(lake: Lake, business_date: dt.date) -> list[dict]:
     out = []
     for source_id, entry in sorted(catalog().items()):
         mine = d[d["source_id"] == source_id]
-        if entry.update_cycle != "daily" and mine.empty:
+        if not entry.expects(business_date) and mine.empty:
             continue
         table = f"bronze.{source_id}"
         first = pd.to_datetime(mine["delivered_at"], utc=True).min() if len(mine) else None
