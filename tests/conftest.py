@@ -66,23 +66,45 @@ def _shared_root(tmp_path_factory) -> Path:
     return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _shared_city_in_background(request, tmp_path_factory):
-    """Under xdist, the first worker starts building the shared city beside the first tests
-    (when the run has tests that use it), and stops the builder if the run ends first."""
-    wanted = any(_SHARED_FIXTURES & set(item.fixturenames) for item in request.session.items)
-    if os.environ.get("PYTEST_XDIST_WORKER") != "gw0" or not wanted:
-        yield
+def _needs_city(args: list[str]) -> bool:
+    """Whether a run of these paths includes the integration tests (the whole suite does)."""
+    return not args or any("integration" in a or a.rstrip("/") in ("tests", ".") for a in args)
+
+
+def pytest_sessionstart(session):
+    """Under xdist, the controller starts building the shared city as the run starts, beside
+    the workers' start-up and collection: the build is the run's critical path."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
         return
-    builder = subprocess.Popen(
-        [sys.executable, "-m", "tests.shared_city", str(_shared_root(tmp_path_factory))],
+    if not _needs_city(config.args):
+        return
+    root = config._tmp_path_factory.getbasetemp()  # the workers' basetemps are inside it
+    config.stash[_BUILDER] = subprocess.Popen(
+        [sys.executable, "-m", "tests.shared_city", str(root)],
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.DEVNULL,
     )
-    yield
-    if builder.poll() is None:
-        builder.kill()
-    builder.wait()
+
+
+def pytest_sessionfinish(session):
+    """Stop the builder if the run ends first (tests stop what they start)."""
+    builder = session.config.stash.get(_BUILDER, None)
+    if builder is not None:
+        if builder.poll() is None:
+            builder.kill()
+        builder.wait()
+
+
+_BUILDER = pytest.StashKey[subprocess.Popen]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _yield_to_the_builder():
+    """Workers yield the CPU to the city's builder (and share it evenly once it is done): the
+    engines they start inherit the lower priority."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.nice(5)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 from pyspark.sql import functions as F
 
 from jobs.platform.history import read_as_of
@@ -124,6 +125,7 @@ def test_rebuilding_a_date_writes_nothing(city_lake):
     assert "changed +0 -0" in report.lines[0] and "changed +0 -0" in report.lines[1]
 
 
+@pytest.mark.slow  # slow: CI runs it; test_surfaces.py covers the same commands in process
 def test_profile_command_shows_what_the_role_may_see(city_lake):
     lake = city_lake
     row = (

@@ -139,6 +139,7 @@ def test_trace_names_competing_sources(city_lake):
     assert all(r.file and r.row_number and r.batch_id for r in t.records)
 
 
+@pytest.mark.slow  # slow: CI runs it; test_surfaces.py covers the same commands in process
 def test_lineage_and_trace_commands(city_lake):
     lake = city_lake
     cli = [sys.executable, "-m", "jobs.serving.cli"]
