@@ -180,6 +180,39 @@ def _catalog(root: Path) -> dict[str, CatalogEntry]:
     return out
 
 
+class CuratedColumn(Frozen):
+    """One declared column of a curated table: its name and Spark type (``string``, ``date``...)."""
+
+    name: str
+    type: str
+
+
+class CuratedSchema(Frozen):
+    """The declared columns of a curated table (schemas/curated/<layer.table>.yaml)."""
+
+    table: str
+    columns: tuple[CuratedColumn, ...]
+
+
+@lru_cache(maxsize=8)
+def _curated_schemas(root: Path) -> dict[str, CuratedSchema]:
+    out: dict[str, CuratedSchema] = {}
+    for path in sorted((root / "schemas" / "curated").glob("*.yaml")):
+        try:
+            schema = CuratedSchema.model_validate(_load_yaml(path))
+        except ValueError as e:
+            raise ConfigError(f"{path}: {e}") from e
+        if schema.table != path.stem:
+            raise ConfigError(f"{path}: table {schema.table!r} differs from file name")
+        out[schema.table] = schema
+    return out
+
+
+def curated_schemas() -> dict[str, CuratedSchema]:
+    """The declared curated tables' columns, by ``layer.table``."""
+    return _curated_schemas(project_dir())
+
+
 def extract_schemas() -> dict[str, ExtractSchema]:
     """All onboarded sources' extract schemas, by source_id."""
     schemas = _extract_schemas(project_dir())

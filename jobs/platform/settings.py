@@ -198,7 +198,7 @@ class CodeSettings(Frozen):
 
     def table(self, name: str) -> dict[str, str]:
         """One code table, its codes and values as strings."""
-        raw = getattr(self, name, None) if name != "table" else None
+        raw = (self.model_extra or {}).get(name)
         if not isinstance(raw, dict):
             raise ConfigError(f"conf/codes.yaml: no code table {name!r}")
         return {str(a): str(b) for a, b in raw.items()}

@@ -19,7 +19,7 @@ from jobs.pipeline.quality.rules.common import (  # noqa: F401  (the rules' shar
     RuleSettings,
 )
 from jobs.platform import settings
-from jobs.platform.config import ConfigError
+from jobs.platform.config import ConfigError, project_dir
 
 HELPERS = {"common", "persons", "legal_persons"}  # modules of shared code, not rules
 
@@ -39,9 +39,14 @@ def rules() -> dict[str, Rule]:
     return found
 
 
-@cache
 def rule_settings(rule_id: str) -> RuleSettings:
-    """The rule's section of conf/quality.yaml, validated by the rule's own model."""
+    """The rule's section of conf/quality.yaml, validated by the rule's own model (once per
+    project directory, like every settings file)."""
+    return _rule_settings(rule_id, project_dir())
+
+
+@cache
+def _rule_settings(rule_id: str, _root) -> RuleSettings:
     return settings.validated(
         rules()[rule_id].settings,
         settings.quality().rules[rule_id],
