@@ -371,6 +371,8 @@ def _inject_conflicts(city: C.City, opts: GenerateOptions, schedule: Schedule) -
         fixed = _fix_day(
             city, rng, schedule, "enterprises", j, "view_tax_status", _TAX[e.at[j, "status"]]
         )
+        if not e.at[j, "tax_registered"]:  # 税务 never delivers it, so there is nothing to find
+            continue  # (the draws above are kept, so the rest of the city stays the same)
         out.append(
             _conflict(
                 "enterprise_status_conflict",
@@ -386,6 +388,8 @@ def _inject_conflicts(city: C.City, opts: GenerateOptions, schedule: Schedule) -
     adults = p.index[p["resident"] & (p["death_day"] < 0)].to_numpy()
     for j in _pick(rng, e.index[e["rep"] >= 0], r):
         e.at[j, "tax_rep"] = rng.choice(adults)
+        if not e.at[j, "tax_registered"]:  # as above
+            continue
         out.append(
             _conflict(
                 "legal_rep_mismatch",

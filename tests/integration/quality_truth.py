@@ -57,15 +57,28 @@ def _current_faults(truth: Path, day: dt.date, expect: str = "bronze") -> pd.Dat
 
 def _lost_holders(truth: Path, day: dt.date, lake: Path) -> set[tuple[str, str]]:
     """Platform licences of non-residents whose marriage registration (their only record in
-    most cases) was corrupted or quarantined, and who are therefore unknown to the base library."""
+    most cases) was corrupted, quarantined or in a rejected file, and who are therefore unknown
+    to the base library."""
     faults = pd.read_csv(truth / "row_faults.csv", dtype=str, keep_default_na=False)
     faults = faults[(faults["source_id"] == "mzj_hydj") & (faults["business_date"] <= str(day))]
     whole = set(faults.loc[faults["expect"] == "quarantine", "entity"])  # both parties lost
     typo = faults[faults["fault"].isin(ID_FAULTS)]
     m = pd.read_parquet(truth / "marriages.parquet")
+    # a registration in a file rejected whole (a day's events travel in that day's files; which
+    # of them were in the lost file is not in the ground truth, so every one of that day's is a
+    # candidate, and the base library below says which were lost)
+    files = pd.read_csv(truth / "files.csv", dtype=str, keep_default_na=False)
+    files = files[(files["source_id"] == "mzj_hydj") & (files["business_date"] <= str(day))]
+    lost_days = {
+        dt.date.fromisoformat(d)
+        for d in files.loc[files["expected_status"] == "rejected", "business_date"]
+    }
+    first = dt.date.fromisoformat(files["business_date"].min())  # it delivers the history too
     parties = set()
-    for cert, male, female in zip(m["certificate_no"], m["male_id"], m["female_id"], strict=True):
-        if cert in whole:
+    for cert, male, female, on in zip(
+        m["certificate_no"], m["male_id"], m["female_id"], m["date"], strict=True
+    ):
+        if cert in whole or on in lost_days or (first in lost_days and on < first):
             parties |= {male, female}
     by_cert = m.set_index("certificate_no")
     for cert, column in zip(typo["entity"], typo["column"], strict=True):

@@ -54,9 +54,13 @@ FINDING_COLUMNS = [
 
 
 def finding_id() -> F.Column:
-    """A stable id: the same problem of the same entity in the same source keeps its id."""
+    """A stable id: the same problem of the same entity in the same source keeps its id. A rule
+    that finds each distinct value on its own (``Rule.per_value``) adds the value, in ``_value``."""
+    parts = [F.coalesce(F.col(k), F.lit("")) for k in KEY]
+    key = F.concat_ws("\u001f", *parts)
     return F.sha2(
-        F.concat_ws("\u001f", *[F.coalesce(F.col(k), F.lit("")) for k in KEY]), 256
+        F.when(F.col("_value").isNull(), key).otherwise(F.concat_ws("\u001f", key, "_value")),
+        256,
     ).substr(1, 20)
 
 
@@ -76,8 +80,11 @@ def batches_as_of(lake: Lake, as_of: dt.date) -> DataFrame:
 
 
 def history_rows(failed: DataFrame, batches: DataFrame, *, as_of: dt.date) -> DataFrame:
-    """One row per finding seen on ``as_of`` (duplicates of one key collapse to the least value)."""
-    agg = failed.groupBy(*KEY).agg(
+    """One row per finding seen on ``as_of``: duplicates of one key collapse to the least value,
+    except for the rules that find each value on its own (``_value``, see ``finding_id``)."""
+    if "_value" not in failed.columns:
+        failed = failed.withColumn("_value", F.lit(None).cast("string"))
+    agg = failed.groupBy(*KEY, "_value").agg(
         F.first("dimension").alias("dimension"),
         F.min("observed").alias("observed"),
         F.min("expected").alias("expected"),

@@ -80,7 +80,8 @@ def run_rules(lake: Lake, business_date: dt.date, *, show) -> tuple[list[dict], 
     for rule_id in enabled_rules():
         conf = rule_settings(rule_id)
         t0 = time.time()
-        checks = lake.checkpoint(rules()[rule_id].evaluate(inputs, conf), f"rule-{rule_id}")
+        rule = rules()[rule_id]
+        checks = lake.checkpoint(rule.evaluate(inputs, conf), f"rule-{rule_id}")
         counts = (
             checks.groupBy("source_id")
             .agg(F.count("*").alias("n"), F.sum(F.col("failed").cast("long")).alias("f"))
@@ -108,6 +109,9 @@ def run_rules(lake: Lake, business_date: dt.date, *, show) -> tuple[list[dict], 
             checks.filter(F.col("failed"))
             .withColumn("rule_id", F.lit(rule_id))
             .withColumn("dimension", F.lit(conf.dimension))
+            .withColumn(
+                "_value", F.col("observed") if rule.per_value else F.lit(None).cast("string")
+            )
         )
     return rows, (reduce(DataFrame.unionByName, failed) if failed else None)
 

@@ -152,3 +152,6 @@ class Rule:
     settings: type[RuleSettings]
     evaluate: Callable[[RuleInputs, RuleSettings], DataFrame]
     doc: str  # its paragraph for officers (the module's docstring)
+    # each distinct observed value is a finding of its own (two wrong numbers delivered for
+    # one person are two problems to fix); otherwise one finding per entity, attribute, source
+    per_value: bool = False

@@ -1,7 +1,8 @@
 """**id_checksum_invalid** (规范性): every 18-character ID number delivered, after trimming,
 half-width and upper-casing ``x``, is checked against its GB 11643 check character. A wrong one
-is a finding against the source that delivered it, once per delivered reference; ``expected``
-is the number of the person linking repaired it to, when it could."""
+is a finding against the source that delivered it, once per distinct wrong number (two wrong
+numbers delivered for one person are two findings); ``expected`` is the number of the person
+linking repaired it to, when it could."""
 
 from __future__ import annotations
 
@@ -33,4 +34,4 @@ def evaluate(x: RuleInputs, conf: RuleSettings) -> DataFrame:
     )
 
 
-RULE = Rule("id_checksum_invalid", RuleSettings, evaluate, __doc__)
+RULE = Rule("id_checksum_invalid", RuleSettings, evaluate, __doc__, per_value=True)
