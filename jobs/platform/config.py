@@ -257,10 +257,20 @@ class IngestLimits(Frozen):
     max_xlsx_parts: int = Field(1000, gt=0)
 
 
+class IngestParallel(Frozen):
+    """How many processes read and stage a date's files (conf/ingest.yaml ``parallel``)."""
+
+    workers: int = Field(0, ge=0)  # 0: one per core
+    # a date whose delivered files add up to less is read in the run's own process (starting
+    # the workers would cost more than it saves)
+    min_bytes: int = Field(64 << 20, ge=0)
+
+
 class IngestSettings(Frozen):
     """conf/ingest.yaml."""
 
     limits: IngestLimits = Field(default_factory=IngestLimits)
+    parallel: IngestParallel = Field(default_factory=IngestParallel)
 
 
 @lru_cache(maxsize=8)
@@ -277,6 +287,11 @@ def _ingest_settings(root: Path) -> IngestSettings:
 def ingest_limits() -> IngestLimits:
     """The parser bounds of conf/ingest.yaml, loaded once."""
     return _ingest_settings(project_dir()).limits
+
+
+def ingest_parallel() -> IngestParallel:
+    """The ``parallel`` section of conf/ingest.yaml, loaded once."""
+    return _ingest_settings(project_dir()).parallel
 
 
 def delivery_due(source_id: str, business_date: dt.date) -> dt.datetime:

@@ -23,6 +23,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,6 +34,7 @@ from pyspark.sql import types as T
 from jobs.pipeline.ingest.landing import Folder, LandingZone, printable
 from jobs.pipeline.ingest.manifest import DayFiles, Manifest, latest_delivery, pair_files
 from jobs.pipeline.ingest.readers import FileRejected, ParsedFile, Record, read_file
+from jobs.pipeline.ingest.records import Block
 from jobs.platform import delta
 from jobs.platform.config import ExtractSchema, extract_schema, ingest_limits
 from jobs.platform.lake import Lake
@@ -236,6 +238,8 @@ class _Stager:
         self.out_dir = out_dir
         self.file = file
         self.buf: dict[str, list] = {c: [] for c in [*self.columns, "_extra", "_row_number"]}
+        self.tables: list[pa.Table] = []  # rows gathered column-wise, or from the buffer
+        self.pending = 0  # rows gathered and not yet written
         self.parts = 0
         self.rows = 0
 
@@ -246,21 +250,42 @@ class _Stager:
         self.buf["_extra"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
         self.buf["_row_number"].append(row_number)
         self.rows += 1
-        if len(self.buf["_row_number"]) >= STAGE_BATCH_ROWS:
+        self.pending += 1
+        if self.pending >= STAGE_BATCH_ROWS:
             self.flush()
 
-    def flush(self) -> None:
-        """Write the buffered rows as one staged Parquet part."""
+    def add_block(self, columns: list[pa.Array], row_numbers: pa.Array, *, extra: pa.Array):
+        """Add accepted rows given column-wise (columns aligned with the schema's)."""
+        self._buffered_to_table()
+        arrays = dict(zip(self.columns, columns, strict=True))
+        arrays["_extra"] = extra
+        arrays["_row_number"] = row_numbers
+        self.tables.append(pa.table(arrays))
+        self.rows += len(row_numbers)
+        self.pending += len(row_numbers)
+        if self.pending >= STAGE_BATCH_ROWS:
+            self.flush()
+
+    def _buffered_to_table(self) -> None:
         if not self.buf["_row_number"]:
             return
         arrays = {c: pa.array(self.buf[c], pa.string()) for c in [*self.columns, "_extra"]}
         arrays["_row_number"] = pa.array(self.buf["_row_number"], pa.int32())
-        arrays["_file"] = pa.array([self.file] * len(self.buf["_row_number"]), pa.string())
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table(arrays), self.out_dir / f"{self.file}.{self.parts:04d}.parquet")
-        self.parts += 1
+        self.tables.append(pa.table(arrays))
         for v in self.buf.values():
             v.clear()
+
+    def flush(self) -> None:
+        """Write the rows gathered so far, in delivered order, as one staged Parquet part."""
+        self._buffered_to_table()
+        if not self.tables:
+            return
+        table = pa.concat_tables(self.tables)
+        self.tables, self.pending = [], 0
+        table = table.append_column("_file", pa.array([self.file] * len(table), pa.string()))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, self.out_dir / f"{self.file}.{self.parts:04d}.parquet")
+        self.parts += 1
 
     def discard(self) -> None:
         """Remove the file's staged parts (the file was rejected after all)."""
@@ -350,7 +375,10 @@ def _stage_rows(
     parsed: ParsedFile, plan: HeaderPlan, schema: ExtractSchema, stager: _Stager, quarantine
 ) -> None:
     order = [plan.positions.get(c) for c in schema.column_names]
-    for rec in parsed.records:
+    for rec in parsed.items:
+        if isinstance(rec, Block):
+            _stage_block(rec, plan, order, stager)
+            continue
         if rec.reason_code:
             quarantine(rec)
             continue
@@ -358,6 +386,21 @@ def _stage_rows(
         values = [_text(v[i]) if i is not None else None for i in order]
         extra = {h: v[i] for i, h in plan.extras if v[i] not in (None, "")} if plan.extras else None
         stager.add(values, rec.row_number, extra=extra)
+
+
+def _stage_block(block: Block, plan: HeaderPlan, order: list, stager: _Stager) -> None:
+    """Accepted records parsed column-wise: columns in schema order (an empty field is null)."""
+    n = len(block)
+    null = pa.nulls(n, pa.string())
+    columns = [null if i is None else block.columns[i].cast(pa.string()) for i in order]
+    extra = None
+    if plan.extras:
+        texts = [(h, block.columns[i].to_pylist()) for i, h in plan.extras]
+        extra = [
+            json.dumps(e, ensure_ascii=False) if e else None
+            for e in ({h: v[k] for h, v in texts if v[k] not in (None, "")} for k in range(n))
+        ]
+    stager.add_block(columns, block.row_numbers, extra=pa.array(extra or [None] * n, pa.string()))
 
 
 def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, quarantine) -> dict:
@@ -391,20 +434,55 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
 
 
 # ------------------------------------------------------------------------------ the run
+@dataclass
+class Staged:
+    """A source's delivery being read and staged in a worker process (run.py, worker.py): the
+    folder it is staged into and the worker, whose ``result()`` is (IngestResult, quarantined
+    rows) and ``cancel()`` stops it and removes its files."""
+
+    stage_dir: Path
+    outcome: Any
+
+
+def stage_source(
+    landing: Path, *, source_id: str, business_date: dt.date, stage_dir: Path
+) -> tuple[IngestResult, list[dict]]:
+    """Pair, read, check and stage one source's delivery of a date into ``stage_dir``; the
+    lake is not touched (this runs in a worker process when the date is large)."""
+    schema = extract_schema(source_id)
+    with LandingZone(landing).day(source_id, business_date) as day:
+        return _read_delivery(day, schema, business_date, stage_dir)
+
+
 def ingest_source(
-    lake: Lake, landing: Path, *, source_id: str, business_date: dt.date
+    lake: Lake,
+    landing: Path,
+    *,
+    source_id: str,
+    business_date: dt.date,
+    staged: Staged | None = None,
 ) -> IngestResult:
     """Ingest one source's deliveries of one business date (idempotent: the slice is replaced).
 
     The slice's four tables are written all or nothing; when that fails the error is raised
-    after the rollback, naming the source and date.
+    after the rollback, naming the source and date. ``staged``: the delivery already being
+    staged elsewhere (its folder is removed here all the same).
     """
     schema = extract_schema(source_id)
-    zone = LandingZone(landing)
-    stage_dir = lake.staging.job(f"ingest-{source_id}-{business_date:%Y%m%d}")
+    if staged is None:
+        stage_dir = lake.staging.job(f"ingest-{source_id}-{business_date:%Y%m%d}")
+    else:
+        stage_dir = staged.stage_dir
     try:
-        with zone.day(source_id, business_date) as day:
-            result, quarantined = _read_delivery(day, schema, business_date, stage_dir)
+        if staged is None:
+            result, quarantined = stage_source(
+                landing, source_id=source_id, business_date=business_date, stage_dir=stage_dir
+            )
+        else:
+            try:
+                result, quarantined = staged.outcome.result()
+            finally:
+                staged.outcome.cancel()
         with lake.all_or_nothing(f"ingest {source_id} {business_date}"):
             with lake.run(
                 f"ingest.{source_id}",

@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobs.pipeline.ingest.readers import FileRejected
+from jobs.pipeline.ingest.records import FileRejected
 
 DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -101,6 +101,7 @@ class Listed:
     name: str
     kind: str
     links: int  # st_nlink: a regular file with more than one may be a hard link from outside
+    size: int = 0  # st_size
 
 
 class LandingError(Exception):
@@ -123,7 +124,7 @@ class Folder:
                     st = e.stat(follow_symlinks=False)
                 except FileNotFoundError:  # removed while listing
                     continue
-                out.append(Listed(e.name, kind_of(st.st_mode), st.st_nlink))
+                out.append(Listed(e.name, kind_of(st.st_mode), st.st_nlink, st.st_size))
         return sorted(out, key=lambda x: x.name)
 
     @contextlib.contextmanager

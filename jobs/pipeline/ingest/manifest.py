@@ -25,7 +25,7 @@ from jobs.pipeline.ingest.landing import (
     not_a_file,
     printable,
 )
-from jobs.pipeline.ingest.readers import FileRejected
+from jobs.pipeline.ingest.records import FileRejected
 from jobs.platform.config import ingest_limits
 
 

@@ -24,7 +24,8 @@ import json
 import re
 from collections.abc import Callable, Iterator
 
-from jobs.pipeline.ingest.records import FileRejected, Notes, ParsedFile, Record
+from jobs.pipeline.ingest.columnar import Units, classify, line_array
+from jobs.pipeline.ingest.records import Block, FileRejected, Notes, ParsedFile, Record
 from jobs.pipeline.ingest.xlsx import SheetFacts, cell_name, inspect_xlsx
 from jobs.platform.config import ExtractSchema, IngestLimits, ingest_limits
 
@@ -98,9 +99,12 @@ def value_problem(values, names, *, limits: IngestLimits) -> tuple[str, str] | N
 
 
 # ------------------------------------------------------------------------------ CSV and text
-def read_delimited(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) -> ParsedFile:
+def read_delimited(
+    data: bytes, schema: ExtractSchema, *, limits: IngestLimits, columnar: bool = True
+) -> ParsedFile:
     """CSV (RFC 4180 quoting, records may span lines) or unquoted delimited text. A record
-    ends at LF, CRLF or CR alike (mixed line endings)."""
+    ends at LF, CRLF or CR alike (mixed line endings). Plain lines are parsed column-wise
+    (columnar.py) unless ``columnar`` is false; the records are the same either way."""
     if not data.strip():
         raise FileRejected("empty_file", "the file is empty (no header, no records)")
     enc = _encoding(schema)
@@ -108,25 +112,51 @@ def read_delimited(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) 
         enc = "utf-8"  # a BOM is expected but its absence is harmless
     text = data.decode(enc, "surrogateescape")
     quoting = csv.QUOTE_NONE if schema.format == "text" else csv.QUOTE_MINIMAL
-    consumed: list[str] = []
-
-    def lines() -> Iterator[str]:
-        for line in io.StringIO(text, newline=""):
-            consumed.append(line)
-            yield line
-
+    cursor = _Lines(io.StringIO(text, newline="").readlines())
     csv.field_size_limit(limits.max_record_chars + 1)
-    reader = csv.reader(lines(), delimiter=schema.delimiter, quoting=quoting, strict=True)
+    reader = csv.reader(cursor, delimiter=schema.delimiter, quoting=quoting, strict=True)
     try:
         header = next(reader)
     except (StopIteration, csv.Error) as e:
         raise FileRejected("bad_header", f"the header row cannot be read: {e}") from e
-    if _has_undecodable("".join(consumed)):
+    if _has_undecodable("".join(cursor.consumed)):
         raise FileRejected("encoding_error", f"the header is not valid {schema.encoding}")
     header = [h.strip().lstrip("\ufeff") for h in header]
     _check_header(header, limits)
-    consumed.clear()
-    return ParsedFile(header, _delimited_records(reader, consumed, header, enc, limits))
+    cursor.consumed.clear()
+    rest = len(cursor.lines) - cursor.pos
+    lines = line_array(text) if columnar else None
+    plain = (
+        Units.none(rest)
+        if lines is None or len(lines) != len(cursor.lines)
+        else classify(
+            lines.slice(cursor.pos),
+            delimiter=schema.delimiter,
+            width=len(header),
+            quoted=quoting != csv.QUOTE_NONE,
+            max_line=min(limits.max_record_chars, limits.max_field_chars),
+        )
+    )
+    return ParsedFile(header, _delimited_items(reader, cursor, plain, header, enc, limits))
+
+
+class _Lines:
+    """A file's lines as an iterator the csv reader pulls from, with a position that can be
+    moved past lines parsed column-wise, and the lines pulled for the current record."""
+
+    def __init__(self, lines: list[str]):
+        self.lines, self.pos, self.consumed = lines, 0, []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        line = self.lines[self.pos]
+        self.pos += 1
+        self.consumed.append(line)
+        return line
 
 
 def _check_header(header: list[str], limits: IngestLimits) -> None:
@@ -140,36 +170,54 @@ def _check_header(header: list[str], limits: IngestLimits) -> None:
         raise FileRejected("bad_header", f"header column {problem[1].removeprefix('field ')}")
 
 
-def _delimited_records(
-    reader, consumed: list[str], header: list[str], enc: str, limits: IngestLimits
-) -> Iterator[Record]:
-    n, width = 0, len(header)
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:  # a quoted field left open by a truncated last line, a huge field
-            n += 1
-            raw = "".join(consumed)
-            consumed.clear()
-            if len(raw) > limits.max_record_chars:
-                yield _too_long(n, raw, limits)
-            else:
-                yield Record(
-                    n,
-                    None,
-                    _raw_text(raw, enc),
-                    "malformed_record",
-                    f"record cannot be parsed: {e}",
-                )
+_BLANK, _END = object(), object()
+
+
+def _delimited_items(
+    reader, cursor: _Lines, plain: Units, header: list[str], enc: str, limits: IngestLimits
+) -> Iterator[Record | Block]:
+    """Runs of plain units as Blocks; every other record read and judged one by one, until the
+    reader has passed the run of other units at a record boundary (columnar.py)."""
+    start, n = cursor.pos, 0
+    while (i := cursor.pos - start) < plain.lines:
+        fast = plain.fast_run(i, first_row=n + 1)
+        if fast is not None:
+            block, after = fast
+            if block is not None:
+                n += len(block)
+                yield block
+            cursor.pos = start + after
             continue
+        stop = start + plain.slow_until(i)
+        while cursor.pos < stop:
+            rec = _next_record(reader, cursor.consumed, n + 1, header, enc, limits)
+            if rec is _END:
+                return
+            if rec is not _BLANK:
+                n += 1
+                yield rec
+
+
+def _next_record(reader, consumed: list[str], n: int, header, enc: str, limits):
+    """The next record (numbered ``n``) from the csv reader, or _BLANK for a blank line, or
+    _END at the end of the file."""
+    try:
+        values = next(reader)
+    except StopIteration:
+        return _END
+    except csv.Error as e:  # a quoted field left open by a truncated last line, a huge field
         raw = "".join(consumed)
         consumed.clear()
-        if not values or values == [""] and not raw.strip():
-            continue  # a blank line is no record
-        n += 1
-        yield _delimited_record(n, values, raw, header, width, enc, limits)
+        if len(raw) > limits.max_record_chars:
+            return _too_long(n, raw, limits)
+        return Record(
+            n, None, _raw_text(raw, enc), "malformed_record", f"record cannot be parsed: {e}"
+        )
+    raw = "".join(consumed)
+    consumed.clear()
+    if not values or values == [""] and not raw.strip():
+        return _BLANK  # a blank line is no record
+    return _delimited_record(n, values, raw, header, len(header), enc, limits)
 
 
 def _delimited_record(
@@ -362,7 +410,7 @@ def read_xlsx(data: bytes, schema: ExtractSchema, *, limits: IngestLimits) -> Pa
     header = sheet_cells.header(first)
     _check_header(header, limits)
     parsed = ParsedFile(header, iter(()))
-    parsed.records = _xlsx_records(rows, header, sheet_cells, parsed.notes, limits)
+    parsed.items = _xlsx_records(rows, header, sheet_cells, parsed.notes, limits)
     return parsed
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the DAGs parse this module's users without loading Arrow
+    import pyarrow as pa
 
 
 class FileRejected(Exception):
@@ -51,11 +55,42 @@ class Notes:
         ]
 
 
+@dataclass(slots=True)
+class Block:
+    """Consecutive accepted records parsed column-wise (jobs/pipeline/ingest/columnar.py):
+    their record numbers, one text array per delivered column (header order, an empty field
+    null) and the rows as delivered."""
+
+    row_numbers: pa.Array  # int32
+    columns: list[pa.Array]
+    raw: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+    def records(self) -> Iterator[Record]:
+        """The block's records one by one."""
+        values = [["" if v is None else v for v in c.to_pylist()] for c in self.columns]
+        raws = self.raw.to_pylist()
+        for i, n in enumerate(self.row_numbers.to_pylist()):
+            yield Record(n, [v[i] for v in values], raws[i])
+
+
 @dataclass
 class ParsedFile:
-    """What a reader made of a file: its header and its records, lazily."""
+    """What a reader made of a file: its header and its records, lazily. ``items`` gives the
+    records one by one or, where a reader parsed a run of them column-wise, as a Block."""
 
     header: list[str]
-    records: Iterator[Record]
+    items: Iterator[Record | Block]
     declared_count: int | None = None  # a JSON document's own "count"
-    notes: Notes = field(default_factory=Notes)  # complete once ``records`` is consumed
+    notes: Notes = field(default_factory=Notes)  # complete once ``items`` is consumed
+
+    @property
+    def records(self) -> Iterator[Record]:
+        """Every record one by one (blocks taken apart)."""
+        for item in self.items:
+            if isinstance(item, Block):
+                yield from item.records()
+            else:
+                yield item

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from jobs.pipeline.ingest.bronze import IngestResult, ingest_source
+from jobs.pipeline.ingest.bronze import IngestResult, Staged, ingest_source
 from jobs.pipeline.ingest.landing import LandingZone
+from jobs.pipeline.ingest.worker import WorkerFuture
 from jobs.pipeline.stage import StageReport
 from jobs.platform import interrupt
-from jobs.platform.config import extract_schemas
+from jobs.platform.config import extract_schemas, ingest_parallel
 from jobs.platform.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -39,29 +41,86 @@ def ingest_date(
     show = echo or (lambda _line: None)
     for line in SUMMARY_HEAD:
         show("   " + line)
-    for source_id in sources or sorted(schemas):
-        interrupt.check(f"before {business_date} bronze {source_id}")
-        result = _ingest_isolated(lake, landing, source_id, business_date)
-        results.append(result)
-        show("   " + summary_line(result))
-        if source_id not in present:
-            report.problems.append(f"{source_id}: no delivery for {business_date}")
-        report.problems += [f"{source_id}: {p}" for p in result.problems]
-        report.problems += [
-            f"{source_id}: {f.file} rejected ({f.reason_code}): {f.reason}"
-            for f in result.files
-            if f.status == "rejected"
-        ]
-        report.failures += result.failures
+    order = sources or sorted(schemas)
+    with _Staging(lake, landing, business_date, present) as staging:
+        for source_id in order:
+            interrupt.check(f"before {business_date} bronze {source_id}")
+            staged = staging.submit_through(order, source_id)
+            result = _ingest_isolated(lake, landing, source_id, business_date, staged=staged)
+            results.append(result)
+            _report_source(report, result, present=present, show=show)
     report.lines = summary_lines(results)
     report.details = results
     return report
 
 
-def _ingest_isolated(lake: Lake, landing: Path, source_id: str, date: dt.date) -> IngestResult:
+def _report_source(report: StageReport, result: IngestResult, *, present, show) -> None:
+    """One source's line, problems and failures in the stage's report."""
+    source_id, business_date = result.source_id, result.business_date
+    show("   " + summary_line(result))
+    if source_id not in present:
+        report.problems.append(f"{source_id}: no delivery for {business_date}")
+    report.problems += [f"{source_id}: {p}" for p in result.problems]
+    report.problems += [
+        f"{source_id}: {f.file} rejected ({f.reason_code}): {f.reason}"
+        for f in result.files
+        if f.status == "rejected"
+    ]
+    report.failures += result.failures
+
+
+class _Staging:
+    """Reading and staging the date's sources in worker processes (conf/ingest.yaml
+    ``parallel``, worker.py): while this process writes one source to the lake, in source
+    order, the next ones are being read. A small date is read here, source by source."""
+
+    def __init__(self, lake: Lake, landing: Path, business_date: dt.date, present: list[str]):
+        self.lake, self.landing, self.date = lake, landing, business_date
+        conf = ingest_parallel()
+        workers = conf.workers or os.cpu_count() or 1
+        big = _delivered_bytes(landing, business_date, present) >= conf.min_bytes
+        self.workers = workers if big and workers > 1 else 0
+        self.staged: dict[str, Staged] = {}
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def submit_through(self, order: list[str], source_id: str) -> Staged | None:
+        """The source's staging, with the next ``workers - 1`` sources started behind it."""
+        if not self.workers:
+            return None
+        at = order.index(source_id)
+        for ahead in order[at : at + self.workers]:
+            if ahead not in self.staged:
+                folder = self.lake.staging.job(f"ingest-{ahead}-{self.date:%Y%m%d}")
+                worker = WorkerFuture(
+                    landing=self.landing, source_id=ahead, business_date=self.date, stage_dir=folder
+                )
+                self.staged[ahead] = Staged(folder, worker)
+        return self.staged.pop(source_id)
+
+    def __exit__(self, *exc) -> None:
+        for left in self.staged.values():  # started but not written (a stop, an error)
+            left.outcome.cancel()
+            self.lake.staging.discard(left.stage_dir)
+
+
+def _delivered_bytes(landing: Path, business_date: dt.date, present: list[str]) -> int:
+    """The size of the files delivered for the date (links not followed)."""
+    total, zone = 0, LandingZone(landing)
+    for source_id in present:
+        with zone.day(source_id, business_date) as day:
+            if day is not None:
+                total += sum(e.size for e in day.list() if e.kind == "file")
+    return total
+
+
+def _ingest_isolated(
+    lake: Lake, landing: Path, source_id: str, date: dt.date, *, staged: Staged | None = None
+) -> IngestResult:
     """One source's ingestion; a failure becomes a failed result, not an exception."""
     try:
-        return ingest_source(lake, landing, source_id=source_id, business_date=date)
+        return ingest_source(lake, landing, source_id=source_id, business_date=date, staged=staged)
     except Exception as e:  # noqa: BLE001 - one source's failure must not stop the others
         log.exception("ingesting %s %s failed", source_id, date)
         why = f"{date} bronze {source_id}: not ingested (rolled back): {type(e).__name__}: {e}"
