@@ -9,6 +9,12 @@ The truth of a rule on a business date is
   registration or a child's 户籍 record lost to a fault (``marital_status_mismatch``,
   ``birth_not_registered``).
 Findings are compared by (entity, responsible source); ID findings by (delivered number, source).
+
+The truth is what the rules can observe, as the pipeline's spec says they judge: a contradiction
+in a record lost to quarantine, within a grace period, or in a statement that links to no person
+is not there to find; where 户籍 states no name, the rule's vote over what each source delivered
+decides. Which sources hold a person and which table versions a date published are read from
+the lake (membership only: every value judged comes from the ground truth).
 """
 
 from __future__ import annotations
@@ -21,11 +27,16 @@ import pandas as pd
 from deltalake import DeltaTable
 
 from jobs.pipeline.quality.rules import rule_settings
-from jobs.platform import publication
+from jobs.platform import publication, settings
 from jobs.platform.config import extract_schema
 from samplecity.codes import id_check_chars
 
 ID_FAULTS = {"id_wrong_check", "id_digit_typo", "id_transposition"}
+# sources that deliver one record per entity (a person's 户籍, an enterprise's registration, a
+# certificate); 人社 (one row per insurance), 民政's registrations and the platform's licences
+# may hold several
+ONE_RECORD_EACH = {"gaj_hjrk", "scjgj_qydj", "swj_swdj", "wjw_swzm", "wjw_cszm", "mzj_shzz"}
+PERSON_STATEMENTS = ("person_name_mismatch", "person_sex_mismatch", "person_birth_mismatch")
 HALF = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789XX")
 
 
@@ -111,11 +122,12 @@ def _as_of(lake: Path, table: str, day: dt.date, columns: list[str]) -> pd.DataF
 
 
 def _unobservable(truth: Path, live: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    """Contradictions nothing can see on ``day``: in a record its source's delivery lost to
-    quarantine; a closure or a death within the rule's grace period; a person whose marriage
+    """Contradictions nothing can see on ``day``: in the one record a source keeps of an entity,
+    lost to quarantine; a closure or a death within the rule's grace period; a person whose marriage
     registrations include one whose type or date arrived unusable (the rule then has no
     latest registration to go by)."""
     lost = _current_faults(truth, day, expect="quarantine")
+    lost = lost[lost["source_id"].isin(ONE_RECORD_EACH)]
     gone = set(zip(lost["entity"], lost["source_id"], strict=True))
     drop = [(e, s) in gone for e, s in zip(live["entity_id"], live["source_id"], strict=True)]
     live = live[~pd.Series(drop, index=live.index, dtype=bool)]
@@ -155,42 +167,43 @@ def _recent_holders(truth: Path, day: dt.date, lake: Path) -> set[str]:
     return set(lic.loc[lic["holder_code"].isin(recent), "licence_uid"])
 
 
-def _name_authority_moved(truth: Path, day: dt.date, lake: Path, live: pd.DataFrame):
-    """People whose 户籍 record was lost on ``day`` (quarantined, or its number's check
-    character wrong): the base library takes their name from the next source in
-    conf/authority.yaml, so each other source is checked against that source's name, right
-    or wrong. Returns (findings to expect, findings not to expect). Two sources holding one
-    wrong name alike is taken as agreement."""
-    faults = _current_faults(truth, day, expect="quarantine")
-    lost = set(faults.loc[faults["source_id"] == "gaj_hjrk", "entity"])
-    ids = _current_faults(truth, day)
-    ids = ids[(ids["source_id"] == "gaj_hjrk") & ids["fault"].isin(ID_FAULTS)]
-    lost |= {e for e, v in zip(ids["entity"], ids["delivered_value"], strict=True) if _bad_check(v)}
-    person = _as_of(lake, "silver.person", day, ["person_id", "name", "name_source"])
-    moved = person[person["person_id"].isin(lost) & (person["name_source"] != "gaj_hjrk")]
-    if moved.empty:
-        return set(), set()
-    wrong = live[live["rule_id"] == "person_name_mismatch"]
+def _name_votes(truth: Path, day: dt.date, lake: Path, conf: pd.DataFrame):
+    """person_name_mismatch for people of whom 户籍 states no name on ``day`` (not residents,
+    or their record lost to quarantine or to an unrepaired number): the rule then expects the
+    name most sources state (ties: the better-ranked source in conf/authority.yaml), so the
+    truth is that vote over what each source really delivered (the true name, or the wrong one
+    injected). Which sources hold each person is read from the day's person links. Returns
+    (findings to expect, people whose findings these replace)."""
+    links = _as_of(lake, "silver.person_link", day, ["source_id", "person_id"]).dropna()
+    links = links.drop_duplicates()
+    stated = set(links.loc[links["source_id"] == "gaj_hjrk", "person_id"])
+    voted = links[~links["person_id"].isin(stated)]
+    # a fix reaches the lake with the source's next complete delivery
+    late = incomplete_sources(truth, day)
+    unfixed = (
+        (conf["fixed_on"] == "") | (conf["fixed_on"] > str(day)) | conf["source_id"].isin(late)
+    )
+    wrong = conf[unfixed & (conf["rule_id"] == "person_name_mismatch")]
     wrong = dict(
         zip(
             zip(wrong["entity_id"], wrong["source_id"], strict=True), wrong["observed"], strict=True
         )
     )
     names = pd.read_parquet(truth / "persons.parquet").set_index("person_id")["name"]
-    links = _as_of(lake, "silver.person_link", day, ["source_id", "person_id"]).drop_duplicates()
-    links = links[links["person_id"].isin(set(moved["person_id"]))]
-    holders = links.groupby("person_id")["source_id"].apply(set).to_dict()
-    add, drop = set(), set()
-    for pid, source, authority in zip(
-        moved["person_id"], moved["name_source"], moved["name"], strict=True
-    ):  # the name the base library took (a fix may not have reached it yet)
+    order = list(settings.authority().person["name"])
+    rank = {s: i for i, s in enumerate(order)}
+    expect = set()
+    for pid, group in voted.groupby("person_id"):
         if pid not in names.index:
             continue
-        drop.add((pid, source))
-        for other in holders.get(pid, set()) - {source}:
-            theirs = wrong.get((pid, other), names[pid])
-            (add if theirs != authority else drop).add((pid, other))
-    return add, drop
+        said = {s: wrong.get((pid, s), names[pid]) for s in group["source_id"]}
+        tally: dict[str, list] = {}
+        for source, name in said.items():
+            tally.setdefault(name, []).append(rank.get(source, len(order)))
+        winner = min(tally, key=lambda n: (-len(tally[n]), min(tally[n])))
+        top = min(said, key=lambda s: (said[s] != winner, rank.get(s, len(order))))
+        expect |= {(pid, s) for s, name in said.items() if s != top and name != winner}
+    return expect, set(voted["person_id"])
 
 
 def expected_findings(
@@ -208,8 +221,14 @@ def expected_findings(
         out["licence_status_conflict"] = {
             k for k in out.get("licence_status_conflict", set()) if k[0] not in recent
         }
-        add, drop = _name_authority_moved(truth, day, lake, live)
-        out["person_name_mismatch"] = (out.get("person_name_mismatch", set()) - drop) | add
+        # a source's statement about a person is checked only where it links to the person
+        links = _as_of(lake, "silver.person_link", day, ["source_id", "person_id"]).dropna()
+        linked = set(zip(links["person_id"], links["source_id"], strict=True))
+        for rule_id in PERSON_STATEMENTS:
+            out[rule_id] = {k for k in out.get(rule_id, set()) if k in linked}
+        expect, voted = _name_votes(truth, day, lake, conf)
+        kept = {k for k in out.get("person_name_mismatch", set()) if k[0] not in voted}
+        out["person_name_mismatch"] = kept | expect
     faults = _current_faults(truth, day)
     ids = faults[faults["fault"].isin(ID_FAULTS)]
     out["id_checksum_invalid"] = {
