@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PERSONS ?= 20000
 DAYS ?= 3
 
-.PHONY: install demo test test-slow test-all lint bench clean airflow airflow-stop
+.PHONY: install demo test test-slow test-all lint bench bench-parts clean airflow airflow-stop
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -53,7 +53,10 @@ test-all: $(STAMP)  ## everything
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
-bench: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 100k and 1M persons
+bench: $(STAMP)  ## the whole pipeline beside a single-node reference, 100k and 1M persons × 3 dates
+	$(PY) bench/city_bench.py --persons 100000 1000000
+
+bench-parts: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 100k and 1M persons
 	$(PY) bench/ingest_bench.py --persons 100000 1000000
 	$(PY) bench/base_bench.py --persons 100000 1000000
 	$(PY) bench/quality_bench.py --persons 100000 1000000

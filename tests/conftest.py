@@ -114,6 +114,12 @@ def city(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def city_lake_path(tmp_path_factory) -> Path:
+    """The sample city's lake as `govlake run` built it (shared: read it, never write it)."""
+    return shared_city.city_lake(_shared_root(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
 def city_lake(spark, tmp_path_factory):
     """The sample city run through `govlake run` into a lake: built once per test run, and
     each worker reads and writes its own copy."""

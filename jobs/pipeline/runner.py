@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.pipeline.stage import RunContext, StageReport
+from jobs.pipeline.stage import Progress, RunContext, StageReport
 from jobs.pipeline.stages import STAGES
 from jobs.platform import interrupt, publication
 from jobs.platform.lake import Lake
@@ -108,6 +108,7 @@ def run_pipeline(
     stages: list[str] | None = None,
     wait: float | None = None,
     echo: Callable[[str], None] = print,
+    progress: Progress | None = None,
 ) -> list[StageReport]:
     """Run every stage (or ``stages``) for the planned dates, under the writer lease,
     publishing each completed date; the reports of the stages that ran."""
@@ -140,6 +141,11 @@ def run_pipeline(
             if not plan.dates:
                 raise RunFailed(f"no business dates to run in {landing}")
             ctx = RunContext(lake=lake, landing=Path(landing), echo=echo)
+            if progress is not None:
+                ctx.progress = progress
+            ctx.progress.plan(
+                [(d, s.name) for d in plan.dates for s in STAGES if not stages or s.name in stages]
+            )
             reports, failures = _run_dates(ctx, plan, stages, echo)
     finally:
         lake.close()
@@ -191,7 +197,9 @@ def _run_dates(
                 completed = False
                 continue
             interrupt.check(f"before {date} {stage.name}")
+            ctx.progress.begin(date, stage.name)
             report = _run_stage(ctx, stage, date, echo)
+            ctx.progress.end(date, stage.name)
             if report.failures:
                 failures += report.failures
                 blocked = blocked or date

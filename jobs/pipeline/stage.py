@@ -30,6 +30,25 @@ def no_checkpoint(df, _name: str):
 BASE_LAST_JOB = "base.licence"  # the base stage's last run of a date (lineage.runs)
 
 
+class Progress:
+    """Where a run says how far it is (jobs/serving/progress.py draws it on a terminal or
+    writes plain lines): the steps (date × stage) planned, each step's start and end, and the
+    records a stage has done within a step (the bronze stage, source by source). This one
+    says nothing."""
+
+    def plan(self, steps: list[tuple[dt.date, str]]) -> None:
+        """The run's steps, in order: (business date, stage)."""
+
+    def begin(self, business_date: dt.date, stage: str) -> None:
+        """A step starts."""
+
+    def advance(self, what: str, *, records: int) -> None:
+        """Within the step, ``what`` (a source) is done, with ``records`` records."""
+
+    def end(self, business_date: dt.date, stage: str) -> None:
+        """The step ends."""
+
+
 @dataclass
 class RunContext:
     """What every stage of a run shares: the lake, the landing zone and where progress goes."""
@@ -37,6 +56,7 @@ class RunContext:
     lake: Lake
     landing: Path
     echo: Callable[[str], None] = print  # progress lines for the user, as work finishes
+    progress: Progress = field(default_factory=Progress)
 
 
 @dataclass

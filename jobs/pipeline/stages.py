@@ -15,7 +15,9 @@ from jobs.pipeline.stage import RunContext, Stage, StageReport
 def _bronze(ctx: RunContext, business_date: dt.date) -> StageReport:
     from jobs.pipeline.ingest.run import ingest_date
 
-    return ingest_date(ctx.lake, ctx.landing, business_date=business_date, echo=ctx.echo)
+    return ingest_date(
+        ctx.lake, ctx.landing, business_date=business_date, echo=ctx.echo, progress=ctx.progress
+    )
 
 
 def _base(ctx: RunContext, business_date: dt.date) -> StageReport:

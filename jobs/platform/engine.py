@@ -1,8 +1,10 @@
 """The one place a Spark session is made.
 
-Default: Sail (pysail) started in-process on 127.0.0.1 on a free port, stopped cleanly at exit.
-``GOVLAKE_SPARK_REMOTE=sc://host:port`` uses an existing Spark Connect server instead (in
-production a Spark 4.2 cluster with delta-spark). Nothing else in the code may depend on which.
+Default: Sail (pysail) started in-process on 127.0.0.1 on a free port, stopped cleanly at exit;
+Sail's own settings (``SAIL_MODE=local-cluster`` and the ``SAIL_CLUSTER__*`` options) apply to
+it. ``GOVLAKE_SPARK_REMOTE=sc://host:port`` uses an existing Spark Connect server instead (a
+``sail spark server``, or in production a Spark 4.2 cluster with delta-spark). Nothing else in
+the code may depend on which (tests/integration/test_distributed.py).
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ _server = None
 _session: SparkSession | None = None
 
 
+# Sail in a cluster mode (SAIL_MODE=local-cluster or kubernetes-cluster, docs/deploy.md) runs a
+# stage's tasks in its workers' task slots; the base stage's widest plan needs over 40 at once,
+# more than Sail's default of 8 per worker, so a worker offers 64 unless told otherwise.
+CLUSTER_DEFAULTS = {"SAIL_CLUSTER__WORKER_TASK_SLOTS": "64"}
+
+
 def _start_sail() -> str:
     global _server
     os.environ.setdefault("RUST_LOG", "error")  # Sail logs sessions and shutdown otherwise
+    if os.environ.get("SAIL_MODE", "local") != "local":
+        for name, value in CLUSTER_DEFAULTS.items():
+            os.environ.setdefault(name, value)
     from pysail.spark import SparkConnectServer
 
     _server = SparkConnectServer(ip="127.0.0.1", port=0)

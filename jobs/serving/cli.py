@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import sys
@@ -141,17 +142,23 @@ def run(*, landing: Path, lake_dir: Path, date_from, date_to, stage_names, only,
         )
     if only and (date_from or date_to):
         raise click.UsageError("--only builds one date: give it without --from/--to")
+    from jobs.serving.progress import PlainProgress, TerminalProgress
+
+    live = sys.stderr.isatty() and sys.stdout.isatty()
+    progress = TerminalProgress() if live else PlainProgress(click.echo)
     try:
-        run_pipeline(
-            landing,
-            lake_dir,
-            date_from=date_from,
-            date_to=date_to,
-            only=only,
-            stages=list(stage_names) or None,
-            wait=wait,
-            echo=click.echo,
-        )
+        with progress if live else contextlib.nullcontext():
+            run_pipeline(
+                landing,
+                lake_dir,
+                date_from=date_from,
+                date_to=date_to,
+                only=only,
+                stages=list(stage_names) or None,
+                wait=wait,
+                echo=progress.echo if live else click.echo,
+                progress=progress,
+            )
     except LeaseHeld as e:
         click.secho(f"FAILED: {e}", fg="red", err=True)
         sys.exit(75)  # EX_TEMPFAIL: try again later

@@ -12,6 +12,7 @@ from jobs.platform.config import IngestParallel
 from jobs.platform.lake import Lake
 from tests.dags.lake_compare import RUN_TABLES, differences
 
+pytestmark = pytest.mark.slow  # worker processes and whole ingestions: CI runs them
 DAY = dt.date(2026, 11, 2)
 
 
@@ -25,7 +26,6 @@ def _ingest(spark, landing, root, monkeypatch, *, workers: int):
     return report
 
 
-@pytest.mark.slow  # two ingestions of the city; the fast suite has the failing worker's
 def test_workers_stage_what_the_run_stages(spark, city, tmp_path, monkeypatch):
     serial = _ingest(spark, city, tmp_path / "serial", monkeypatch, workers=1)
     parallel = _ingest(spark, city, tmp_path / "parallel", monkeypatch, workers=2)

@@ -12,7 +12,7 @@ from pathlib import Path
 from jobs.pipeline.ingest.bronze import IngestResult, Staged, ingest_source
 from jobs.pipeline.ingest.landing import LandingZone
 from jobs.pipeline.ingest.worker import WorkerFuture
-from jobs.pipeline.stage import StageReport
+from jobs.pipeline.stage import Progress, StageReport
 from jobs.platform import interrupt
 from jobs.platform.config import extract_schemas, ingest_parallel
 from jobs.platform.lake import Lake
@@ -27,6 +27,7 @@ def ingest_date(
     business_date: dt.date,
     sources: list[str] | None = None,
     echo: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> StageReport:
     """Ingest the sources delivered for ``business_date`` (all onboarded sources by default).
 
@@ -49,6 +50,8 @@ def ingest_date(
             result = _ingest_isolated(lake, landing, source_id, business_date, staged=staged)
             results.append(result)
             _report_source(report, result, present=present, show=show)
+            if progress is not None:
+                progress.advance(source_id, records=result.rows_accepted + result.rows_quarantined)
     report.lines = summary_lines(results)
     report.details = results
     return report
