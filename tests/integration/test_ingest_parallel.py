@@ -38,13 +38,13 @@ def test_workers_stage_what_the_run_stages(spark, city, tmp_path, monkeypatch):
 def test_a_worker_that_fails_fails_its_source_only(spark, city, tmp_path, monkeypatch):
     """A source whose staging worker fails is rolled back and named; the others go on."""
 
-    class Failing(ingest_run.WorkerFuture):
-        def __init__(self, *, landing, source_id, **kw):
+    class Failing(ingest_run.WorkerPool):
+        def submit(self, *, landing, source_id, **kw):
             if source_id == "gaj_hjrk":  # the worker finds no landing zone there
                 landing = tmp_path / "no such landing"
-            super().__init__(landing=landing, source_id=source_id, **kw)
+            return super().submit(landing=landing, source_id=source_id, **kw)
 
-    monkeypatch.setattr(ingest_run, "WorkerFuture", Failing)
+    monkeypatch.setattr(ingest_run, "WorkerPool", Failing)
     report = _ingest(spark, city, tmp_path / "lake", monkeypatch, workers=2)
     assert len(report.failures) == 1 and "gaj_hjrk" in report.failures[0], report.failures
     assert "no such landing" in report.failures[0]

@@ -21,9 +21,9 @@ import hashlib
 import json
 import logging
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -437,11 +437,10 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
 @dataclass
 class Staged:
     """A source's delivery being read and staged in a worker process (run.py, worker.py): the
-    folder it is staged into and the worker, whose ``result()`` is (IngestResult, quarantined
-    rows) and ``cancel()`` stops it and removes its files."""
+    folder it is staged into and the future of (IngestResult, quarantined rows)."""
 
     stage_dir: Path
-    outcome: Any
+    outcome: Future
 
 
 def stage_source(
@@ -479,10 +478,7 @@ def ingest_source(
                 landing, source_id=source_id, business_date=business_date, stage_dir=stage_dir
             )
         else:
-            try:
-                result, quarantined = staged.outcome.result()
-            finally:
-                staged.outcome.cancel()
+            result, quarantined = staged.outcome.result()
         with lake.all_or_nothing(f"ingest {source_id} {business_date}"):
             with lake.run(
                 f"ingest.{source_id}",

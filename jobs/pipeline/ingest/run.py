@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jobs.pipeline.ingest.bronze import IngestResult, Staged, ingest_source
 from jobs.pipeline.ingest.landing import LandingZone
-from jobs.pipeline.ingest.worker import WorkerFuture
+from jobs.pipeline.ingest.worker import WorkerPool
 from jobs.pipeline.stage import Progress, StageReport
 from jobs.platform import interrupt
 from jobs.platform.config import extract_schemas, ingest_parallel
@@ -81,41 +81,46 @@ class _Staging:
         self.lake, self.landing, self.date = lake, landing, business_date
         conf = ingest_parallel()
         workers = conf.workers or os.cpu_count() or 1
-        big = _delivered_bytes(landing, business_date, present) >= conf.min_bytes
+        self.sizes = _delivered_bytes(landing, business_date, present)
+        big = sum(self.sizes.values()) >= conf.min_bytes
         self.workers = workers if big and workers > 1 else 0
         self.staged: dict[str, Staged] = {}
+        self.pool: WorkerPool | None = None
 
     def __enter__(self) -> _Staging:
+        if self.workers:
+            self.pool = WorkerPool(self.workers)
         return self
 
     def submit_through(self, order: list[str], source_id: str) -> Staged | None:
-        """The source's staging, with the next ``workers - 1`` sources started behind it."""
-        if not self.workers:
+        """The source's staging. The first call submits every source, the largest delivery
+        first, so that the longest staging starts at once; writes still go in source order."""
+        if self.pool is None:
             return None
-        at = order.index(source_id)
-        for ahead in order[at : at + self.workers]:
-            if ahead not in self.staged:
+        if not self.staged:
+            for ahead in sorted(order, key=lambda s: -self.sizes.get(s, 0)):
                 folder = self.lake.staging.job(f"ingest-{ahead}-{self.date:%Y%m%d}")
-                worker = WorkerFuture(
+                future = self.pool.submit(
                     landing=self.landing, source_id=ahead, business_date=self.date, stage_dir=folder
                 )
-                self.staged[ahead] = Staged(folder, worker)
+                self.staged[ahead] = Staged(folder, future)
         return self.staged.pop(source_id)
 
     def __exit__(self, *exc) -> None:
-        for left in self.staged.values():  # started but not written (a stop, an error)
-            left.outcome.cancel()
+        if self.pool is not None:
+            self.pool.close()  # stops what still runs: a stop, an error
+        for left in self.staged.values():  # submitted but not written
             self.lake.staging.discard(left.stage_dir)
 
 
-def _delivered_bytes(landing: Path, business_date: dt.date, present: list[str]) -> int:
-    """The size of the files delivered for the date (links not followed)."""
-    total, zone = 0, LandingZone(landing)
+def _delivered_bytes(landing: Path, business_date: dt.date, present: list[str]) -> dict[str, int]:
+    """The size of the files each source delivered for the date (links not followed)."""
+    sizes, zone = {}, LandingZone(landing)
     for source_id in present:
         with zone.day(source_id, business_date) as day:
             if day is not None:
-                total += sum(e.size for e in day.list() if e.kind == "file")
-    return total
+                sizes[source_id] = sum(e.size for e in day.list() if e.kind == "file")
+    return sizes
 
 
 def _ingest_isolated(
