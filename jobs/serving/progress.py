@@ -143,7 +143,7 @@ class TerminalProgress(Timing):
                 what,
                 f"{rate:,.0f} records/s" if rate else "",
                 f"elapsed {duration(self.clock() - self.started)}",
-                f"about {duration(eta)} left" if eta is not None else "",
+                f"about {duration(eta)} left" if eta is not None and self.done < self.steps else "",
             )
             if x
         )
