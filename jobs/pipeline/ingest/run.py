@@ -84,8 +84,9 @@ class _Staging:
         self.sizes = _delivered_bytes(landing, business_date, present)
         big = sum(self.sizes.values()) >= conf.min_bytes
         self.workers = workers if big and workers > 1 else 0
-        self.staged: dict[str, Staged] = {}
+        self.staged: dict[str, Staged] = {}  # submitted and not yet taken for writing
         self.pool: WorkerPool | None = None
+        self.submitted = False
 
     def __enter__(self) -> _Staging:
         if self.workers:
@@ -97,7 +98,8 @@ class _Staging:
         first, so that the longest staging starts at once; writes still go in source order."""
         if self.pool is None:
             return None
-        if not self.staged:
+        if not self.submitted:
+            self.submitted = True
             for ahead in sorted(order, key=lambda s: -self.sizes.get(s, 0)):
                 folder = self.lake.staging.job(f"ingest-{ahead}-{self.date:%Y%m%d}")
                 future = self.pool.submit(
