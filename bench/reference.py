@@ -49,7 +49,7 @@ def _read(path: Path, schema) -> pa.Table | None:
     for a file that cannot be read at all: the pipeline rejects it too)."""
     try:
         return _read_file(path, schema)
-    except (pa.ArrowInvalid, ValueError, KeyError, IndexError):
+    except Exception:  # noqa: BLE001 - a damaged file (zip, sheet, header) is skipped whole
         return None
 
 
@@ -98,7 +98,8 @@ def _read_file(path: Path, schema) -> pa.Table:
     missing = [c for c in schema.column_names if c not in table.column_names]
     for c in missing:
         table = table.append_column(c, pa.nulls(len(table), pa.string()))
-    return table.select(schema.column_names)
+    table = table.select(schema.column_names)
+    return table.cast(pa.schema([(c, pa.string()) for c in schema.column_names]))
 
 
 def _text(v) -> str | None:
