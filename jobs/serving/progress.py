@@ -77,18 +77,24 @@ class Timing(Progress):
             for s in self.planned[self.done :]
         )
 
+    def facts(self, rate: float | None) -> list[str]:
+        """Records per second (``rate``), elapsed time and the time left, as shown."""
+        eta = self.eta()
+        return [
+            *([f"{rate:,.0f} records/s"] if rate else []),
+            f"elapsed {duration(self.clock() - self.started)}",
+            *(
+                [f"about {duration(eta)} left"]
+                if eta is not None and self.done < self.steps
+                else []
+            ),
+        ]
+
     def summary(self) -> str:
         """``step 3/18 · 2,310 records/s · elapsed 45s · about 3m10s left``."""
-        parts = [f"step {self.done}/{self.steps}"]
-        if self.records:
-            seconds = self.took[self.stage][-1] if self.took.get(self.stage) else None
-            if seconds:
-                parts.append(f"{self.records / seconds:,.0f} records/s")
-        parts.append(f"elapsed {duration(self.clock() - self.started)}")
-        eta = self.eta()
-        if eta is not None and self.done < self.steps:
-            parts.append(f"about {duration(eta)} left")
-        return " · ".join(parts)
+        seconds = self.took[self.stage][-1] if self.took.get(self.stage) else None
+        rate = self.records / seconds if self.records and seconds else None
+        return " · ".join([f"step {self.done}/{self.steps}", *self.facts(rate)])
 
 
 class PlainProgress(Timing):
@@ -135,18 +141,7 @@ class TerminalProgress(Timing):
         self.bar.stop()
 
     def _show(self, what: str = "") -> None:
-        rate = self.rate()
-        eta = self.eta()
-        detail = " · ".join(
-            x
-            for x in (
-                what,
-                f"{rate:,.0f} records/s" if rate else "",
-                f"elapsed {duration(self.clock() - self.started)}",
-                f"about {duration(eta)} left" if eta is not None and self.done < self.steps else "",
-            )
-            if x
-        )
+        detail = " · ".join([what, *self.facts(self.rate())] if what else self.facts(self.rate()))
         self.bar.update(
             self.task,
             description=f"{self.date} {self.stage}",

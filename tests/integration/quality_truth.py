@@ -167,14 +167,13 @@ def _recent_holders(truth: Path, day: dt.date, lake: Path) -> set[str]:
     return set(lic.loc[lic["holder_code"].isin(recent), "licence_uid"])
 
 
-def _name_votes(truth: Path, day: dt.date, lake: Path, conf: pd.DataFrame):
+def _name_votes(truth: Path, day: dt.date, links: pd.DataFrame, conf: pd.DataFrame):
     """person_name_mismatch for people of whom 户籍 states no name on ``day`` (not residents,
     or their record lost to quarantine or to an unrepaired number): the rule then expects the
     name most sources state (ties: the better-ranked source in conf/authority.yaml), so the
     truth is that vote over what each source really delivered (the true name, or the wrong one
-    injected). Which sources hold each person is read from the day's person links. Returns
+    injected). Which sources hold each person is read from the day's person ``links``. Returns
     (findings to expect, people whose findings these replace)."""
-    links = _as_of(lake, "silver.person_link", day, ["source_id", "person_id"]).dropna()
     links = links.drop_duplicates()
     stated = set(links.loc[links["source_id"] == "gaj_hjrk", "person_id"])
     voted = links[~links["person_id"].isin(stated)]
@@ -226,7 +225,7 @@ def expected_findings(
         linked = set(zip(links["person_id"], links["source_id"], strict=True))
         for rule_id in PERSON_STATEMENTS:
             out[rule_id] = {k for k in out.get(rule_id, set()) if k in linked}
-        expect, voted = _name_votes(truth, day, lake, conf)
+        expect, voted = _name_votes(truth, day, links, conf)
         kept = {k for k in out.get("person_name_mismatch", set()) if k[0] not in voted}
         out["person_name_mismatch"] = kept | expect
     faults = _current_faults(truth, day)

@@ -120,7 +120,7 @@ def line_array(text: str) -> pa.Array:
     return _strings(data, np.concatenate([[0], ends]))
 
 
-def _strings(data: bytes, offsets: np.ndarray) -> pa.Array:
+def _strings(data: bytes | pa.Buffer, offsets: np.ndarray) -> pa.Array:
     """The strings between consecutive ``offsets`` of the UTF-8 ``data``, without a copy."""
     large = len(data) >= 2**31 - 1
     kind = pa.large_string() if large else pa.string()
@@ -142,15 +142,15 @@ def units(lines: pa.Array, *, quoted: bool) -> tuple[pa.Array, np.ndarray]:
         return lines, np.arange(len(lines))
     ends = np.flatnonzero(closed) + 1
     starts = np.concatenate([[0], ends[:-1]])
-    buffers = lines.buffers()
-    width = 8 if pa.types.is_large_string(lines.type) else 4
-    all_offsets = np.frombuffer(buffers[1], np.int64 if width == 8 else np.int32)
-    line_offsets = all_offsets[lines.offset : lines.offset + len(lines) + 1]
-    unit_offsets = line_offsets[np.concatenate([[0], ends])]
-    data = buffers[2]
-    kind = lines.type
-    out = pa.Array.from_buffers(kind, len(ends), [None, pa.py_buffer(unit_offsets.copy()), data])
-    return out, starts
+    unit_offsets = _offsets(lines)[np.concatenate([[0], ends])]
+    return _strings(lines.buffers()[2], unit_offsets), starts
+
+
+def _offsets(strings: pa.Array) -> np.ndarray:
+    """The value offsets of a (large) string array or slice, into its data buffer."""
+    kind = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    every = np.frombuffer(strings.buffers()[1], kind)
+    return every[strings.offset : strings.offset + len(strings) + 1]
 
 
 def classify(lines: pa.Array, *, delimiter: str, width: int, quoted: bool, max_line: int) -> Units:
@@ -216,9 +216,7 @@ def _rfc4180(delimiter: str, width: int) -> str:
 def _parse_quoted(records: pa.Array, delimiter: str, width: int) -> list[pa.Array]:
     """Well-formed RFC 4180 records (each with its line ending), parsed by Arrow's CSV reader:
     they are contiguous in the array's data, so the reader reads that buffer as it is."""
-    offsets = records.buffers()[1]
-    kind = np.int64 if pa.types.is_large_string(records.type) else np.int32
-    bounds = np.frombuffer(offsets, kind)[records.offset : records.offset + len(records) + 1]
+    bounds = _offsets(records)
     data = records.buffers()[2][int(bounds[0]) : int(bounds[-1])]
     names = [f"c{j}" for j in range(width)]
     table = pacsv.read_csv(
