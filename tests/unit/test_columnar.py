@@ -80,3 +80,17 @@ def test_a_quoted_field_spanning_plain_lines_is_one_record():
     fast, _ = _parse(data, "scjgj_qydj", columnar=True)
     slow, _ = _parse(data, "scjgj_qydj", columnar=False)
     assert fast == slow and [r[0] for r in fast] == [1, 2]
+
+
+def test_a_record_wider_than_re2_can_count_goes_row_by_row():
+    """conf/ingest.yaml may allow more columns than RE2 can repeat: such a file is still read."""
+    from jobs.pipeline.ingest.columnar import RE2_MAX_REPEAT
+
+    width = RE2_MAX_REPEAT + 5
+    header = ",".join(f"h{i}" for i in range(width))
+    row = ",".join(['"a,b"'] * width)
+    data = f"{header}\r\n{row}\r\n".encode()
+    wide = IngestLimits(max_columns=width, max_record_chars=10**6, max_field_chars=10**6)
+    parsed = read_delimited(data, extract_schema("scjgj_qydj"), limits=wide)
+    (record,) = list(parsed.records)
+    assert record.reason_code is None and record.values == ["a,b"] * width

@@ -31,6 +31,7 @@ _CONTROL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"  # as readers._CONTROL, in RE
 _SURROGATE = re.compile("[\udc80-\udcff]")  # an undecodable byte, kept by surrogateescape
 
 PLAIN, BLANK, OTHER = 0, 1, 2
+RE2_MAX_REPEAT = 1000  # RE2 refuses a counted repetition above this (the quoted-record match)
 
 
 @dataclass
@@ -185,7 +186,7 @@ def _classify_units(
         simple = pc.and_(simple, pc.invert(has_quote))
     simple = pc.and_(sound, simple).to_numpy(zero_copy_only=False)
     is_quoted = np.zeros(len(content), bool)
-    if quoted:
+    if quoted and width <= RE2_MAX_REPEAT:  # wider records go to the row-by-row reader
         candidates = pc.and_(sound, has_quote)
         is_quoted = pc.and_(
             candidates, pc.match_substring_regex(content, _rfc4180(delimiter, width))
