@@ -148,13 +148,21 @@ def _resolve_codes(rec: DataFrame, checkpoint, licence_names: DataFrame) -> Data
     return rec.withColumn("uscc", F.coalesce("_uscc", "by_name")).withColumn("match_method", method)
 
 
-def _licence_names(current: Mapping[str, DataFrame]) -> DataFrame:
-    """(k_name, by_name): each 营业执照 holder's name and credit code on the platform."""
+def _licence_names(
+    current: Mapping[str, DataFrame], checkpoint: Checkpoint = no_checkpoint
+) -> DataFrame:
+    """(k_name, by_name): each 营业执照 holder's name and credit code on the platform.
+
+    The cleaned codes are materialised before they are checked: Sail pushes the check below
+    the projection, evaluating the cleaning once per character the check reads, for every
+    licence (5 s instead of 0.2 s at 100k persons).
+    """
     lic = current["zwfw_dzzz"].filter(S.clean_text(F.col("licence_name")) == "营业执照")
     lic = lic.select(
         S.clean_name(F.col("holder_name")).alias("k_name"),
         S.uscc_normalise(F.col("holder_code")).alias("by_name"),
     )
+    lic = checkpoint(lic, "licence-holder-codes")
     return lic.filter(S.uscc_is_valid(F.col("by_name")) & F.col("k_name").isNotNull())
 
 
@@ -165,7 +173,7 @@ def legal_person_records(
     # checkpoints: _resolve_codes joins the records with frames derived from themselves, a
     # self-join that Sail mis-resolves ("No field named #n") unless the records are materialised
     rec = checkpoint(_records(current, links), "legal-person-records")
-    rec = _resolve_codes(rec, checkpoint, _licence_names(current))
+    rec = _resolve_codes(rec, checkpoint, _licence_names(current, checkpoint))
     rec = rec.withColumn("entity_id", F.coalesce("uscc", "code", "reg_no"))
     rec = rec.withColumn("legal_rep_id", F.coalesce("rep_person_id", "rep_delivered"))
     return checkpoint(rec, "legal-person-names")

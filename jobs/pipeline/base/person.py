@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from jobs.pipeline import standardise as S
 from jobs.pipeline.base.authority import CLAIM_COLUMNS, pick, wide
 from jobs.pipeline.base.link import LICENCE_SOURCE
+from jobs.pipeline.stage import Checkpoint, no_checkpoint
 from jobs.platform import settings
 from jobs.platform.settings import EventAuthority, fallback_of
 
@@ -245,10 +246,18 @@ def _marital(picked_wide: DataFrame, events: DataFrame) -> DataFrame:
 
 
 def build_person(
-    *, links: DataFrame, current: Mapping[str, DataFrame], as_of: dt.date
+    *,
+    links: DataFrame,
+    current: Mapping[str, DataFrame],
+    as_of: dt.date,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> DataFrame:
     """silver.person for ``as_of`` from the links and the sources' current rows (户籍, deaths,
-    marriages)."""
+    marriages).
+
+    The picked attributes are materialised (``checkpoint``) before the marital rule: it reads
+    them twice (the person and the spouse), and Sail would pick every attribute twice.
+    """
     person = settings.authority().person
     order = {a: list(v) for a, v in person.items() if not isinstance(v, EventAuthority)}
     order["marital_status"] = list(fallback_of(person["marital_status"]))
@@ -270,7 +279,7 @@ def build_person(
     )
     claims = claims.join(people, "entity_id", "left_semi")
     w = wide(pick(claims, order), [*ATTRIBUTES, "reg_status"], with_source=WITH_SOURCE)
-    w = people.join(w, "entity_id", "left")
+    w = checkpoint(people.join(w, "entity_id", "left"), "person-attributes")
     w = _marital(w, latest_marriage_events(current["mzj_hydj"], links, as_of=as_of))
     return w.select(
         F.col("entity_id").alias("person_id"),

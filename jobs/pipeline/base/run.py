@@ -36,7 +36,9 @@ def build_base(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
         )
         links = lake.read("silver.person_link")
         changes["silver.person"] = lake.apply_changes(
-            build_person(links=links, current=current, as_of=business_date),
+            build_person(
+                links=links, current=current, as_of=business_date, checkpoint=lake.checkpoint
+            ),
             "silver.person",
             keys=["person_id"],
             changed_on=business_date,
@@ -72,6 +74,12 @@ def build_base(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
         changes["silver.licence"] = lake.apply_changes(
             licences, "silver.licence", keys=["licence_key"], changed_on=business_date
         )
+    report.say(_summary(lake, links, changes), show)
+    return report
+
+
+def _summary(lake: Lake, links, changes: dict[str, dict]) -> list[str]:
+    """The stage's report: sizes of the base libraries and what the date changed."""
     methods = {
         r["match_method"]: r["count"] for r in links.groupBy("match_method").count().collect()
     }
@@ -95,5 +103,4 @@ def build_base(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
             f"{t} +{c['inserted_or_updated']:,} -{c['deleted']:,}" for t, c in changes.items()
         )
     )
-    report.say(lines, show)
-    return report
+    return lines
