@@ -42,7 +42,11 @@ def _expected_names(per: DataFrame) -> DataFrame:
         .agg(
             F.count("*").alias("_n"),
             F.min("_rank").alias("_best"),
-            F.min(F.struct("_rank", "source_id")).alias("_top"),
+            # the best-ranked source stating the name (then the least id), as one sortable
+            # string: Sail's min over a struct is ten times slower than over a string
+            F.min(F.concat(F.lpad(F.col("_rank").cast("string"), 6, "0"), "source_id")).alias(
+                "_top"
+            ),
         )
     )
     w = Window.partitionBy("person_id").orderBy(
@@ -54,7 +58,7 @@ def _expected_names(per: DataFrame) -> DataFrame:
         .select(
             "person_id",
             F.col("name").alias("_expected"),
-            F.col("_top.source_id").alias("_auth_source"),
+            F.substring("_top", 7, 1000).alias("_auth_source"),
         )
     )
 
