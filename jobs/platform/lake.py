@@ -356,17 +356,22 @@ class Lake:
             self._write(new, table, "overwrite", {}, None)
             return {"inserted_or_updated": self.read(table).count(), "deleted": 0}
         self._derive(table, new)
-        new = self.checkpoint(new, f"changes-{table}")
-        old = self.read(table).select(*keys, F.col("_row_hash").alias("_old_hash"))
-        changed = (
-            new.join(old, keys, "left")
-            .filter(F.col("_old_hash").isNull() | (F.col("_old_hash") != F.col("_row_hash")))
-            .drop("_old_hash")
+        # each new row beside the old row of its key, materialised before anything is written
+        old = self.read(table).select(
+            *keys, F.col("_row_hash").alias("_old_hash"), F.col("_changed_on").alias("_old_on")
         )
-        gone = old.join(new.select(*keys), keys, "left_anti").select(*keys)
-        changed = self.checkpoint(changed, f"upserts-{table}")
-        gone = self.checkpoint(gone, f"deletes-{table}")
+        joined = self.checkpoint(new.join(old, keys, "left"), f"changes-{table}")
+        same = F.col("_old_hash").isNotNull() & (F.col("_old_hash") == F.col("_row_hash"))
+        changed = joined.filter(~same).select(*new.columns)
+        gone = self.checkpoint(
+            old.join(joined.select(*keys), keys, "left_anti").select(*keys), f"deletes-{table}"
+        )
         counts = {"inserted_or_updated": changed.count(), "deleted": gone.count()}
+        if self._rewrite_is_cheaper(table, counts):
+            # unchanged rows keep when they last changed: the table the MERGE would give
+            kept = F.when(same, F.col("_old_on")).otherwise(F.col("_changed_on"))
+            self._rewrite(joined.withColumn("_changed_on", kept).select(*new.columns), table)
+            return counts
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         # two statements: Sail does not resolve source columns in MERGE conditions
         if counts["deleted"]:
@@ -385,6 +390,35 @@ class Lake:
         if self._run is not None:
             self._run.wrote(table, self.version(table))
         return counts
+
+    # a MERGE touching more than this share of a table's rows costs more than writing it anew
+    REWRITE_SHARE = 0.25
+
+    def _rewrite_is_cheaper(self, table: str, counts: dict[str, int]) -> bool:
+        touched = counts["inserted_or_updated"] + counts["deleted"]
+        if not touched:
+            return False
+        dtab = DeltaTable(self.path(table))
+        if dtab.metadata().partition_columns:
+            return False
+        import pyarrow as pa
+
+        per_file = pa.table(dtab.get_add_actions()).column("num_records").to_pylist()
+        rows = sum(int(n or 0) for n in per_file)
+        return touched > self.REWRITE_SHARE * max(rows, 1)
+
+    def _rewrite(self, out: DataFrame, table: str) -> None:
+        """The table written anew as ``out``. Used when most rows change (a full snapshot
+        re-delivered in new files re-keys every reference to it): deleting and inserting most
+        of a table by MERGE rewrites it twice."""
+        self._before_write(table)
+        df, new_columns = self._conform(out, table)
+        writer = nullable(df).write.format("delta").mode("overwrite")
+        if new_columns:
+            writer = writer.option("mergeSchema", "true")
+        writer.save(self.path(table))
+        if self._run is not None:
+            self._run.wrote(table, self.version(table))
 
     def _merge_sql(self, source: DataFrame, table: str, clauses: str) -> None:
         self._before_write(table)

@@ -129,7 +129,11 @@ def test_checkpoint_keeps_the_schema_of_an_empty_frame(lake, spark):
     assert back.columns == ["id", "v"] and back.count() == 0
 
 
-def test_apply_changes_writes_only_what_changed(lake, spark):
+@pytest.mark.parametrize("share", [1.0, 0.0], ids=["merge", "rewrite"])
+def test_apply_changes_writes_only_what_changed(lake, spark, monkeypatch, share):
+    """Both ways of writing the changes (a MERGE, or the table written anew when most rows
+    change) give the same table, ``_changed_on`` included."""
+    monkeypatch.setattr(type(lake), "REWRITE_SHARE", share)
     d1, d2 = dt.date(2026, 11, 2), dt.date(2026, 11, 3)
     df = lambda rows: spark.createDataFrame(rows, "id int, v string")  # noqa: E731
     assert lake.apply_changes(
@@ -145,6 +149,19 @@ def test_apply_changes_writes_only_what_changed(lake, spark):
         df([(1, "a"), (2, "B"), (4, "d")]), "t.c", keys=["id"], changed_on=d2
     ) == {"inserted_or_updated": 0, "deleted": 0}
     assert lake.version("t.c") == version  # an unchanged rebuild writes nothing
+    d3 = dt.date(2026, 11, 4)
+    keyed = lambda rows: spark.createDataFrame(rows, "k string, id int, v string")  # noqa: E731
+    lake.apply_changes(
+        keyed([(None, 1, "a"), ("x", 2, "b")]), "t.n", keys=["k", "id"], changed_on=d1
+    )
+    assert lake.apply_changes(
+        keyed([(None, 1, "a"), ("x", 2, "B"), ("y", 3, "c")]),
+        "t.n",
+        keys=["k", "id"],
+        changed_on=d3,
+    ) == {"inserted_or_updated": 3, "deleted": 1}
+    got = sorted((r["id"], r["v"], r["_changed_on"]) for r in lake.read("t.n").collect())
+    assert got == [(1, "a", d3), (2, "B", d3), (3, "c", d3)]  # a null key is never the same
 
 
 def test_time_travel_reads_every_version_after_checkpoints(lake, spark):
