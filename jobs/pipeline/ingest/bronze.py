@@ -436,8 +436,9 @@ def _stage_objects(parsed: ParsedFile, schema: ExtractSchema, stager: _Stager, q
 # ------------------------------------------------------------------------------ the run
 @dataclass
 class Staged:
-    """A source's delivery being read and staged in a worker process (run.py, worker.py): the
-    folder it is staged into and the future of (IngestResult, quarantined rows)."""
+    """A source's delivery being read and staged in worker processes (run.py, worker.py): the
+    folder it is staged into and the future of (IngestResult, quarantined rows), or anything
+    else whose ``result()`` gives them (a delivery staged file by file)."""
 
     stage_dir: Path
     outcome: Future
@@ -450,7 +451,9 @@ def stage_source(
     lake is not touched (this runs in a worker process when the date is large)."""
     schema = extract_schema(source_id)
     with LandingZone(landing).day(source_id, business_date) as day:
-        return _read_delivery(day, schema, business_date, stage_dir)
+        plan = plan_delivery(day, schema, business_date=business_date)
+        staged = [stage_one(plan, f, stage_dir=stage_dir) for f in plan.to_stage]
+    return settle_delivery(plan, staged, stage_dir=stage_dir)
 
 
 def ingest_source(
@@ -492,10 +495,40 @@ def ingest_source(
     return result
 
 
-def _read_delivery(
-    day: Folder | None, schema: ExtractSchema, business_date: dt.date, stage_dir: Path
-) -> tuple[IngestResult, list[dict]]:
-    """Pair, check and stage every file of the date's latest delivery."""
+@dataclass
+class DeliveryPlan:
+    """A source's delivery of a date as paired: the files to read (the latest delivery's, in
+    name order) and the outcomes already settled (superseded, blocked, unpaired entries)."""
+
+    schema: ExtractSchema
+    business_date: dt.date
+    batch_id: str | None
+    delivery: str | None
+    latest: dict[str, Manifest]
+    settled: list[FileOutcome]
+    to_stage: list[_FileToStage]
+
+
+@dataclass
+class FileStaged:
+    """One file read, checked and staged on its own (``name`` as delivered). ``md5`` is that of
+    its bytes once they matched the manifest: the delivery's duplicate check needs it."""
+
+    name: str
+    outcome: FileOutcome
+    md5: str | None
+    quarantined: list[dict]
+    failures: list[str]
+
+
+class DeliveryChanged(Exception):
+    """A file planned for staging is no longer the one delivered (the landing zone changed)."""
+
+
+def plan_delivery(
+    day: Folder | None, schema: ExtractSchema, *, business_date: dt.date
+) -> DeliveryPlan:
+    """Pair the day's files and pick the latest delivery (see the module)."""
     files = pair_files(day, schema.source_id, business_date=business_date)
     outcomes, manifests = _pair_outcomes(files), files.manifests
     delivery = latest_delivery(manifests)
@@ -507,21 +540,54 @@ def _read_delivery(
         if name not in latest:
             why = f"replaced by the later delivery {printable(delivery)}"
             outcomes.append(FileOutcome(printable(name), "superseded", m, reason=why))
-    d = _Delivery(schema, business_date, stage_dir)
+    to_stage = []
     for name, m in sorted(latest.items()):
         if name in files.blocked:
             e = files.blocked[name]
             why = {"reason_code": e.reason_code, "reason": e.reason}
             outcomes.append(FileOutcome(printable(name), "rejected", m, **why))
             continue
-        outcomes.append(_check_and_stage(_FileToStage(day, name, m, batch_id), d))
+        to_stage.append(_FileToStage(day, name, m, batch_id))
+    return DeliveryPlan(schema, business_date, batch_id, delivery, latest, outcomes, to_stage)
+
+
+def stage_one(plan: DeliveryPlan, file: _FileToStage, *, stage_dir: Path) -> FileStaged:
+    """Read, check and stage one planned file into ``stage_dir``."""
+    d = _Delivery(plan.schema, plan.business_date, stage_dir)
+    outcome = _check_and_stage(file, d)
+    return FileStaged(file.name, outcome, d.matched_md5.get(file.name), d.quarantined, d.failures)
+
+
+def settle_delivery(
+    plan: DeliveryPlan, staged: list[FileStaged], *, stage_dir: Path
+) -> tuple[IngestResult, list[dict]]:
+    """The source's result from its files staged one by one, in name order: a file with the
+    same bytes as an earlier one of the delivery is rejected as a duplicate, and what it staged
+    is discarded, as if it had never been read."""
+    outcomes, quarantined, failures = list(plan.settled), [], []
+    seen: dict[str, str] = {}
+    for f in staged:
+        if f.md5 is not None and f.md5 in seen:
+            _Stager(plan.schema, stage_dir, f.name).discard()
+            why = f"same bytes as {seen[f.md5]} of this delivery"
+            m = f.outcome.manifest
+            outcomes.append(
+                FileOutcome(f.outcome.file, "rejected", m, reason_code="duplicate_file", reason=why)
+            )
+            continue
+        if f.md5 is not None:
+            seen[f.md5] = f.name
+        outcomes.append(f.outcome)
+        quarantined += f.quarantined
+        failures += f.failures
+    latest, delivery = plan.latest, plan.delivery
     result = IngestResult(
-        schema.source_id,
-        business_date,
-        batch_id,
+        plan.schema.source_id,
+        plan.business_date,
+        plan.batch_id,
         sorted(outcomes, key=lambda o: o.file),
-        _snapshot_complete(schema, business_date, latest, outcomes),
-        failures=d.failures,
+        _snapshot_complete(plan.schema, plan.business_date, latest, outcomes),
+        failures=failures,
     )
     announced = next(iter(latest.values())).parts if latest else 0
     if delivery and len(latest) < announced:
@@ -531,7 +597,27 @@ def _read_delivery(
         result.problems.append(result.missing_parts)
     if result.snapshot_complete is False:
         result.problems.append("full snapshot incomplete: absent records are not deletions")
-    return result, d.quarantined
+    return result, quarantined
+
+
+def stage_file(
+    landing: Path, *, source_id: str, business_date: dt.date, stage_dir: Path, planned: dict
+) -> FileStaged:
+    """Stage one file of a source's delivery (a worker's share of a large delivery).
+    ``planned``: the file's ``name``, and the ``delivery`` and ``md5`` its manifest declared
+    when the run planned the delivery; DeliveryChanged if they no longer hold."""
+    schema = extract_schema(source_id)
+    with LandingZone(landing).day(source_id, business_date) as day:
+        plan = plan_delivery(day, schema, business_date=business_date)
+        file = next((f for f in plan.to_stage if f.name == planned["name"]), None)
+        if file is None or (file.manifest.delivery, file.manifest.md5) != (
+            planned["delivery"],
+            planned["md5"],
+        ):
+            raise DeliveryChanged(
+                f"{printable(planned['name'])}: the delivery changed while it was being read"
+            )
+        return stage_one(plan, file, stage_dir=stage_dir)
 
 
 def delivered_field_edges(schema: ExtractSchema) -> list[dict]:
@@ -591,7 +677,7 @@ class _Delivery:
     business_date: dt.date
     stage_dir: Path
     quarantined: list[dict] = field(default_factory=list)
-    seen_md5: dict[str, str] = field(default_factory=dict)
+    matched_md5: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
 
@@ -619,9 +705,7 @@ def _read_and_stage(file: _FileToStage, d: _Delivery) -> FileOutcome:
     actual = hashlib.md5(data).hexdigest()
     if actual != m.md5:
         raise FileRejected("md5_mismatch", f"manifest md5 {m.md5}, file md5 {actual}")
-    if actual in d.seen_md5:
-        raise FileRejected("duplicate_file", f"same bytes as {d.seen_md5[actual]} of this delivery")
-    d.seen_md5[actual] = name
+    d.matched_md5[name] = actual  # duplicates across the delivery's files: settle_delivery
     if len(data) < 4096 and not data.strip():
         if m.rows == 0:  # nothing happened that day: a valid, empty delivery
             return FileOutcome(name, "accepted", m, notes=["empty file, 0 records declared"])

@@ -7,14 +7,22 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, wait
 from pathlib import Path
 
-from jobs.pipeline.ingest.bronze import IngestResult, Staged, ingest_source
+from jobs.pipeline.ingest.bronze import (
+    DeliveryPlan,
+    IngestResult,
+    Staged,
+    ingest_source,
+    plan_delivery,
+    settle_delivery,
+)
 from jobs.pipeline.ingest.landing import LandingZone
 from jobs.pipeline.ingest.worker import WorkerPool
 from jobs.pipeline.stage import Progress, StageReport
 from jobs.platform import interrupt
-from jobs.platform.config import extract_schemas, ingest_parallel
+from jobs.platform.config import extract_schema, extract_schemas, ingest_parallel
 from jobs.platform.lake import Lake
 
 log = logging.getLogger(__name__)
@@ -75,13 +83,14 @@ def _report_source(report: StageReport, result: IngestResult, *, present, show) 
 class _Staging:
     """Reading and staging the date's sources in worker processes (conf/ingest.yaml
     ``parallel``, worker.py): while this process writes one source to the lake, in source
-    order, the next ones are being read. A small date is read here, source by source."""
+    order, the next ones are being read; a delivery of several files is read file by file on
+    every free worker. A small date is read here, source by source."""
 
     def __init__(self, lake: Lake, landing: Path, business_date: dt.date, present: list[str]):
         self.lake, self.landing, self.date = lake, landing, business_date
         conf = ingest_parallel()
         workers = conf.workers or os.cpu_count() or 1
-        self.sizes = _delivered_bytes(landing, business_date, present)
+        self.sizes, self.file_sizes = _delivered_bytes(landing, business_date, present)
         big = sum(self.sizes.values()) >= conf.min_bytes
         self.workers = workers if big and workers > 1 else 0
         self.staged: dict[str, Staged] = {}  # submitted and not yet taken for writing
@@ -94,19 +103,57 @@ class _Staging:
         return self
 
     def submit_through(self, order: list[str], source_id: str) -> Staged | None:
-        """The source's staging. The first call submits every source, the largest delivery
-        first, so that the longest staging starts at once; writes still go in source order."""
+        """The source's staging. The first call submits every source, the largest first, so
+        that the longest staging starts at once; writes still go in source order."""
         if self.pool is None:
             return None
         if not self.submitted:
             self.submitted = True
-            for ahead in sorted(order, key=lambda s: -self.sizes.get(s, 0)):
-                folder = self.lake.staging.job(f"ingest-{ahead}-{self.date:%Y%m%d}")
-                future = self.pool.submit(
-                    landing=self.landing, source_id=ahead, business_date=self.date, stage_dir=folder
-                )
-                self.staged[ahead] = Staged(folder, future)
+            self._submit_all(order)
         return self.staged.pop(source_id)
+
+    def _submit_all(self, order: list[str]) -> None:
+        """A delivery of several files is staged file by file, on whichever workers are free,
+        and settled in this process (bronze.settle_delivery); others source by source."""
+        tasks, by_file = [], {}  # (bytes, source, folder, planned file or None)
+        for source_id in order:
+            folder = self.lake.staging.job(f"ingest-{source_id}-{self.date:%Y%m%d}")
+            plan = self._plan(source_id)
+            if plan is None or len(plan.to_stage) < 2:
+                tasks.append((self.sizes.get(source_id, 0), source_id, folder, None))
+                continue
+            by_file[source_id] = _Settled(plan, folder)
+            self.staged[source_id] = Staged(folder, by_file[source_id])
+            for f in plan.to_stage:
+                planned = {"name": f.name, "delivery": f.manifest.delivery, "md5": f.manifest.md5}
+                tasks.append(
+                    (self.file_sizes.get((source_id, f.name), 0), source_id, folder, planned)
+                )
+        for _, source_id, folder, planned in sorted(tasks, key=lambda t: -t[0]):
+            future = self.pool.submit(
+                landing=self.landing,
+                source_id=source_id,
+                business_date=self.date,
+                stage_dir=folder,
+                planned=planned,
+            )
+            if planned is None:
+                self.staged[source_id] = Staged(folder, future)
+            else:
+                by_file[source_id].files[planned["name"]] = future
+
+    def _plan(self, source_id: str) -> DeliveryPlan | None:
+        """The source's delivery as paired now; None when nothing was delivered, or when
+        pairing fails (the whole source then goes to a worker, whose failure is the source's
+        alone)."""
+        try:
+            with LandingZone(self.landing).day(source_id, self.date) as day:
+                if day is None:
+                    return None
+                return plan_delivery(day, extract_schema(source_id), business_date=self.date)
+        except Exception:  # noqa: BLE001 - reported by the worker that stages the source
+            log.warning("pairing %s %s for file-by-file staging failed", source_id, self.date)
+            return None
 
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
@@ -115,14 +162,39 @@ class _Staging:
             self.lake.staging.discard(left.stage_dir)
 
 
-def _delivered_bytes(landing: Path, business_date: dt.date, present: list[str]) -> dict[str, int]:
-    """The size of the files each source delivered for the date (links not followed)."""
-    sizes, zone = {}, LandingZone(landing)
+class _Settled:
+    """A delivery staged file by file: its (IngestResult, quarantined rows) once every file's
+    staging has ended, as the future of a whole source's staging gives them."""
+
+    def __init__(self, plan: DeliveryPlan, folder: Path):
+        self.plan, self.folder = plan, folder
+        self.files: dict[str, Future] = {}
+
+    def result(self) -> tuple[IngestResult, list[dict]]:
+        """Wait for every file (none is left writing into the folder), then settle; the first
+        file's failure is raised."""
+        wait(self.files.values())
+        futures = [self.files[f.name] for f in self.plan.to_stage]
+        failed = [f.exception() for f in futures if f.exception() is not None]
+        if failed:
+            raise failed[0]
+        staged = [f.result() for f in futures]
+        return settle_delivery(self.plan, staged, stage_dir=self.folder)
+
+
+def _delivered_bytes(
+    landing: Path, business_date: dt.date, present: list[str]
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """The size of the files each source delivered for the date, and of each file (links not
+    followed)."""
+    sizes, files, zone = {}, {}, LandingZone(landing)
     for source_id in present:
         with zone.day(source_id, business_date) as day:
             if day is not None:
-                sizes[source_id] = sum(e.size for e in day.list() if e.kind == "file")
-    return sizes
+                listed = [e for e in day.list() if e.kind == "file"]
+                sizes[source_id] = sum(e.size for e in listed)
+                files.update({(source_id, e.name): e.size for e in listed})
+    return sizes, files
 
 
 def _ingest_isolated(

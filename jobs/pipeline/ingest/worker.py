@@ -35,26 +35,40 @@ class WorkerPool:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.processes: list[subprocess.Popen] = []
+        self.requests: list[str] = []
 
     def submit(
-        self, *, landing: Path, source_id: str, business_date: dt.date, stage_dir: Path
+        self,
+        *,
+        landing: Path,
+        source_id: str,
+        business_date: dt.date,
+        stage_dir: Path,
+        planned: dict | None = None,
     ) -> Future:
         """Stage the source into ``stage_dir``; the future's result is (IngestResult,
-        quarantined rows), or it raises StagingFailed."""
+        quarantined rows), or it raises StagingFailed. With ``planned`` (a file's name, and
+        the delivery and md5 of its manifest) only that file is staged: the result is a
+        bronze.FileStaged."""
+        tag = f".{len(self.requests)}" if planned else ""
+        self.requests.append(source_id)
         request = {
             "landing": str(landing),
             "source_id": source_id,
             "business_date": business_date.isoformat(),
             "stage_dir": str(stage_dir),
-            "outcome": str(stage_dir.with_name(stage_dir.name + ".outcome")),
+            "outcome": str(stage_dir.with_name(stage_dir.name + tag + ".outcome")),
+            "planned": planned,
         }
         return self.executor.submit(self._stage, request)
 
     def _process(self) -> subprocess.Popen:
         process = getattr(self.local, "process", None)
         if process is None or process.poll() is not None:
+            # -P: the worker imports what the run imported, never a jobs/ folder that happens
+            # to be in the working directory (which `python -m` would put first on the path)
             process = subprocess.Popen(
-                [sys.executable, "-m", "jobs.pipeline.ingest.worker"],
+                [sys.executable, "-P", "-m", "jobs.pipeline.ingest.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -98,23 +112,24 @@ def serve() -> int:
     """Answer requests from stdin, one line each, until stdin closes."""
     import signal
 
-    from jobs.pipeline.ingest.bronze import stage_source
+    from jobs.pipeline.ingest.bronze import stage_file, stage_source
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     sys.stdout = sys.stderr  # nothing else may write to the answer channel
     for line in sys.stdin:
         request = json.loads(line)
+        where = {
+            "source_id": request["source_id"],
+            "business_date": dt.date.fromisoformat(request["business_date"]),
+            "stage_dir": Path(request["stage_dir"]),
+        }
         try:
-            value = (
-                "ok",
-                stage_source(
-                    Path(request["landing"]),
-                    source_id=request["source_id"],
-                    business_date=dt.date.fromisoformat(request["business_date"]),
-                    stage_dir=Path(request["stage_dir"]),
-                ),
-            )
+            if request.get("planned"):
+                staged = stage_file(Path(request["landing"]), planned=request["planned"], **where)
+            else:
+                staged = stage_source(Path(request["landing"]), **where)
+            value = ("ok", staged)
         except Exception as e:  # noqa: BLE001 - reported to the run, which isolates the source
             value = ("error", f"{type(e).__name__}: {e}")
         fd = os.open(request["outcome"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
