@@ -367,7 +367,7 @@ class Lake:
             old.join(joined.select(*keys), keys, "left_anti").select(*keys), f"deletes-{table}"
         )
         counts = {"inserted_or_updated": changed.count(), "deleted": gone.count()}
-        if self._rewrite_is_cheaper(table, counts):
+        if any(counts.values()) and self._rewrite_is_cheaper(table, counts):
             # unchanged rows keep when they last changed: the table the MERGE would give
             kept = F.when(same, F.col("_old_on")).otherwise(F.col("_changed_on"))
             self._rewrite(joined.withColumn("_changed_on", kept).select(*new.columns), table)
@@ -391,21 +391,25 @@ class Lake:
             self._run.wrote(table, self.version(table))
         return counts
 
-    # a MERGE touching more than this share of a table's rows costs more than writing it anew
-    REWRITE_SHARE = 0.25
-
     def _rewrite_is_cheaper(self, table: str, counts: dict[str, int]) -> bool:
+        """Whether writing the table anew costs less than the MERGEs. Each MERGE statement
+        (deletions, then upserts) rewrites every file holding a row it touches; with the
+        touched rows spread over the files, it rewrites a share ``1 - (1 - 1/files)^touched``
+        of the table. When the statements together would rewrite at least the whole table
+        (a few large files, as Sail writes them: any scattered change touches them all),
+        one write of the table is cheaper."""
         touched = counts["inserted_or_updated"] + counts["deleted"]
-        if not touched:
-            return False
         dtab = DeltaTable(self.path(table))
         if dtab.metadata().partition_columns:
             return False
         import pyarrow as pa
 
-        per_file = pa.table(dtab.get_add_actions()).column("num_records").to_pylist()
-        rows = sum(int(n or 0) for n in per_file)
-        return touched > self.REWRITE_SHARE * max(rows, 1)
+        files = pa.table(dtab.get_add_actions()).num_rows
+        if files == 0:
+            return True
+        statements = bool(counts["inserted_or_updated"]) + bool(counts["deleted"])
+        share = 1 - (1 - 1 / files) ** touched
+        return share * statements >= 1
 
     def _rewrite(self, out: DataFrame, table: str) -> None:
         """The table written anew as ``out``. Used when most rows change (a full snapshot

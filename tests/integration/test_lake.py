@@ -129,11 +129,11 @@ def test_checkpoint_keeps_the_schema_of_an_empty_frame(lake, spark):
     assert back.columns == ["id", "v"] and back.count() == 0
 
 
-@pytest.mark.parametrize("share", [1.0, 0.0], ids=["merge", "rewrite"])
-def test_apply_changes_writes_only_what_changed(lake, spark, monkeypatch, share):
-    """Both ways of writing the changes (a MERGE, or the table written anew when most rows
-    change) give the same table, ``_changed_on`` included."""
-    monkeypatch.setattr(type(lake), "REWRITE_SHARE", share)
+@pytest.mark.parametrize("rewrite", [False, True], ids=["merge", "rewrite"])
+def test_apply_changes_writes_only_what_changed(lake, spark, monkeypatch, rewrite):
+    """Both ways of writing the changes (MERGEs, or the table written anew when the MERGEs
+    would rewrite about all of it) give the same table, ``_changed_on`` included."""
+    monkeypatch.setattr(type(lake), "_rewrite_is_cheaper", lambda self, table, counts: rewrite)
     d1, d2 = dt.date(2026, 11, 2), dt.date(2026, 11, 3)
     df = lambda rows: spark.createDataFrame(rows, "id int, v string")  # noqa: E731
     assert lake.apply_changes(
@@ -193,3 +193,13 @@ def test_time_travel_reads_every_version_after_checkpoints(lake, spark):
             range(v + 1)
         )
     assert sail_fails, "Sail's time travel works now: Lake._read_version can go"
+
+
+def test_a_merge_is_kept_for_changes_that_touch_few_of_many_files(lake, spark):
+    """The cost model: a MERGE rewrites the files holding the rows it touches."""
+    rows = lambda ids: spark.createDataFrame([(i, "v") for i in ids], "id int, v string")  # noqa: E731
+    for part in range(12):  # a table of 12 files
+        lake.append(rows(range(part * 10, part * 10 + 10)), "t.many")
+    cheaper = lambda **c: lake._rewrite_is_cheaper("t.many", c)  # noqa: E731
+    assert not cheaper(inserted_or_updated=2, deleted=0)
+    assert cheaper(inserted_or_updated=60, deleted=60)
