@@ -287,8 +287,11 @@ class Lake:
         mode: str,
         options: Mapping[str, str],
         partition_by: list[str] | None,
+        *,
+        derive: bool = True,
     ) -> None:
-        self._derive(table, df)
+        if derive:
+            self._derive(table, df)
         self._before_write(table)
         df, new_columns = self._conform(df, table)
         writer = nullable(df).write.format("delta").mode(mode)
@@ -369,8 +372,10 @@ class Lake:
         counts = {"inserted_or_updated": changed.count(), "deleted": gone.count()}
         if any(counts.values()) and self._rewrite_is_cheaper(table, counts):
             # unchanged rows keep when they last changed: the table the MERGE would give
+            # (its columns' lineage is new's, derived above: not the join's with the table)
             kept = F.when(same, F.col("_old_on")).otherwise(F.col("_changed_on"))
-            self._rewrite(joined.withColumn("_changed_on", kept).select(*new.columns), table)
+            out = joined.withColumn("_changed_on", kept).select(*new.columns)
+            self._write(out, table, "overwrite", {}, None, derive=False)
             return counts
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         # two statements: Sail does not resolve source columns in MERGE conditions
@@ -397,7 +402,8 @@ class Lake:
         touched rows spread over the files, it rewrites a share ``1 - (1 - 1/files)^touched``
         of the table. When the statements together would rewrite at least the whole table
         (a few large files, as Sail writes them: any scattered change touches them all),
-        one write of the table is cheaper."""
+        one write of the table is cheaper (a full snapshot re-delivered in new files re-keys
+        every reference to it, and MERGE would delete and re-insert most of the links)."""
         touched = counts["inserted_or_updated"] + counts["deleted"]
         dtab = DeltaTable(self.path(table))
         if dtab.metadata().partition_columns:
@@ -410,19 +416,6 @@ class Lake:
         statements = bool(counts["inserted_or_updated"]) + bool(counts["deleted"])
         share = 1 - (1 - 1 / files) ** touched
         return share * statements >= 1
-
-    def _rewrite(self, out: DataFrame, table: str) -> None:
-        """The table written anew as ``out``. Used when most rows change (a full snapshot
-        re-delivered in new files re-keys every reference to it): deleting and inserting most
-        of a table by MERGE rewrites it twice."""
-        self._before_write(table)
-        df, new_columns = self._conform(out, table)
-        writer = nullable(df).write.format("delta").mode("overwrite")
-        if new_columns:
-            writer = writer.option("mergeSchema", "true")
-        writer.save(self.path(table))
-        if self._run is not None:
-            self._run.wrote(table, self.version(table))
 
     def _merge_sql(self, source: DataFrame, table: str, clauses: str) -> None:
         self._before_write(table)

@@ -13,6 +13,7 @@ run's own staging folder (owner-only), and the run reads outcomes back only from
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import pickle
@@ -35,7 +36,7 @@ class WorkerPool:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.processes: list[subprocess.Popen] = []
-        self.requests: list[str] = []
+        self.tags = itertools.count()  # one outcome file per request of a file
 
     def submit(
         self,
@@ -50,8 +51,7 @@ class WorkerPool:
         quarantined rows), or it raises StagingFailed. With ``planned`` (a file's name, and
         the delivery and md5 of its manifest) only that file is staged: the result is a
         bronze.FileStaged."""
-        tag = f".{len(self.requests)}" if planned else ""
-        self.requests.append(source_id)
+        tag = f".{next(self.tags)}" if planned else ""
         request = {
             "landing": str(landing),
             "source_id": source_id,
@@ -119,12 +119,12 @@ def serve() -> int:
     sys.stdout = sys.stderr  # nothing else may write to the answer channel
     for line in sys.stdin:
         request = json.loads(line)
-        where = {
-            "source_id": request["source_id"],
-            "business_date": dt.date.fromisoformat(request["business_date"]),
-            "stage_dir": Path(request["stage_dir"]),
-        }
         try:
+            where = {
+                "source_id": request["source_id"],
+                "business_date": dt.date.fromisoformat(request["business_date"]),
+                "stage_dir": Path(request["stage_dir"]),
+            }
             if request.get("planned"):
                 staged = stage_file(Path(request["landing"]), planned=request["planned"], **where)
             else:
