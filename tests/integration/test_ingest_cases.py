@@ -148,3 +148,48 @@ def test_manifest_mismatches_reject_the_file(lake, tmp_path, name, rows, over, r
     r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
     assert [f.reason_code for f in r.files] == [reason]
     assert lake.read("bronze.swj_swdj").filter(F.col("_business_date") == D).count() == 0
+
+
+def test_a_file_name_with_glob_characters_discards_only_what_it_staged(lake, tmp_path):
+    """A delivered name is the department's: a rejected or duplicate file whose name is also a
+    glob pattern (``_0?.txt`` matches ``_01.txt``) must not take another file's staged rows."""
+    import hashlib
+    import json
+
+    landing = tmp_path / "landing"
+    deliver(landing, "swj_swdj", D, 1, "txt", swdj(ROW_A, ROW_B), 2, parts=2)
+    data = swdj(ROW_A, ROW_B)
+    name = "swj_swdj_20261102_0?.txt"  # sorts after _01: the duplicate, staged then discarded
+    folder = landing / "swj_swdj" / D.isoformat()
+    (folder / name).write_bytes(data)
+    manifest = json.loads((folder / "swj_swdj_20261102_01.txt.ok").read_text())
+    manifest.update(file=name, md5=hashlib.md5(data).hexdigest())
+    (folder / f"{name}.ok").write_text(json.dumps(manifest))
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
+    assert {f.file: (f.status, f.reason_code) for f in r.files} == {
+        "swj_swdj_20261102_01.txt": ("accepted", None),
+        name: ("rejected", "duplicate_file"),
+    }
+    assert r.failures == []
+    assert lake.read("bronze.swj_swdj").count() == 2
+
+
+def test_discarding_a_file_s_staged_parts_leaves_every_other_name_s(tmp_path):
+    """Parts are staged as ``<name>.<n>.parquet``; the department chooses the name, so neither
+    glob characters nor a name that begins another may reach another file's parts."""
+    from jobs.pipeline.ingest.bronze import _Stager
+
+    names = [
+        "swj_swdj_20261102_01.txt",
+        "swj_swdj_20261102_0?.txt",
+        "swj_swdj_20261102_01.txt.0000.parquet.txt",
+    ]
+    for name in names:
+        for part in (0, 1):
+            (tmp_path / f"{name}.{part:04d}.parquet").write_bytes(b"")
+    schema = config.extract_schema("swj_swdj")
+    for gone in (names[1], names[0]):
+        _Stager(schema, tmp_path, gone).discard()
+        left = {p.name.rsplit(".", 2)[0] for p in tmp_path.iterdir()}
+        names.remove(gone)
+        assert left == set(names)

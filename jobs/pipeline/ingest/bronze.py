@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -289,9 +290,14 @@ class _Stager:
 
     def discard(self) -> None:
         """Remove the file's staged parts (the file was rejected after all)."""
-        for p in self.out_dir.glob(f"{self.file}.*.parquet"):
-            p.unlink()
+        # the name is the department's: matched literally (`_0?.txt` is no pattern for
+        # `_01.txt`), followed by nothing but the part number (nor a prefix of another name)
+        prefix = f"{self.file}."
         self.rows = 0
+        for p in self.out_dir.iterdir() if self.out_dir.exists() else []:
+            rest = p.name[len(prefix) :] if p.name.startswith(prefix) else ""
+            if re.fullmatch(r"[0-9]+\.parquet", rest):
+                p.unlink()
 
 
 def _text(v) -> str | None:
