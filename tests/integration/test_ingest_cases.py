@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
@@ -175,21 +176,43 @@ def test_a_file_name_with_glob_characters_discards_only_what_it_staged(lake, tmp
 
 
 def test_discarding_a_file_s_staged_parts_leaves_every_other_name_s(tmp_path):
-    """Parts are staged as ``<name>.<n>.parquet``; the department chooses the name, so neither
-    glob characters nor a name that begins another may reach another file's parts."""
+    """The department chooses the names: neither glob characters nor a name that begins
+    another may reach another file's staged parts."""
     from jobs.pipeline.ingest.bronze import _Stager
 
+    schema = config.extract_schema("swj_swdj")
     names = [
         "swj_swdj_20261102_01.txt",
         "swj_swdj_20261102_0?.txt",
         "swj_swdj_20261102_01.txt.0000.parquet.txt",
     ]
+    stagers = {}
     for name in names:
-        for part in (0, 1):
-            (tmp_path / f"{name}.{part:04d}.parquet").write_bytes(b"")
-    schema = config.extract_schema("swj_swdj")
+        stagers[name] = _Stager(schema, tmp_path, name)
+        stagers[name].add([name] * len(schema.column_names), 1, extra=None)
+        stagers[name].flush()
     for gone in (names[1], names[0]):
-        _Stager(schema, tmp_path, gone).discard()
-        left = {p.name.rsplit(".", 2)[0] for p in tmp_path.iterdir()}
+        stagers[gone].discard()
         names.remove(gone)
-        assert left == set(names)
+        left = pq.read_table(tmp_path).column("_file").to_pylist()
+        assert sorted(left) == sorted(names)
+
+
+def test_a_duplicate_names_its_original_printably(lake, tmp_path):
+    """The reason is stored and shown: the original's name in it is escaped like every name."""
+    import hashlib
+    import json
+
+    landing = tmp_path / "landing"
+    data = swdj(ROW_A)
+    deliver(landing, "swj_swdj", D, 1, "txt", data, 1, parts=2)
+    folder = landing / "swj_swdj" / D.isoformat()
+    name = "swj_swdj_20261102_01\x1b[2J.txt"  # sorts first: the original
+    (folder / name).write_bytes(data)
+    manifest = json.loads((folder / "swj_swdj_20261102_01.txt.ok").read_text())
+    (folder / f"{name}.ok").write_text(
+        json.dumps({**manifest, "file": name, "md5": hashlib.md5(data).hexdigest()})
+    )
+    r = ingest_source(lake, landing, source_id="swj_swdj", business_date=D)
+    dup = next(f for f in r.files if f.reason_code == "duplicate_file")
+    assert "\x1b" not in dup.reason and "\\x1b" in dup.reason, dup.reason

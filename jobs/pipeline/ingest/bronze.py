@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -285,19 +284,20 @@ class _Stager:
         self.tables, self.pending = [], 0
         table = table.append_column("_file", pa.array([self.file] * len(table), pa.string()))
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, self.out_dir / f"{self.file}.{self.parts:04d}.parquet")
+        pq.write_table(table, self.out_dir / f"{self._stem()}.{self.parts:04d}.parquet")
         self.parts += 1
 
     def discard(self) -> None:
         """Remove the file's staged parts (the file was rejected after all)."""
-        # the name is the department's: matched literally (`_0?.txt` is no pattern for
-        # `_01.txt`), followed by nothing but the part number (nor a prefix of another name)
-        prefix = f"{self.file}."
         self.rows = 0
-        for p in self.out_dir.iterdir() if self.out_dir.exists() else []:
-            rest = p.name[len(prefix) :] if p.name.startswith(prefix) else ""
-            if re.fullmatch(r"[0-9]+\.parquet", rest):
-                p.unlink()
+        for p in self.out_dir.glob(f"{self._stem()}.*.parquet"):
+            p.unlink()
+
+    def _stem(self) -> str:
+        """The staged parts' name: a digest of the delivered name, which is the department's
+        (control characters, glob patterns, one name the beginning of another) and goes into
+        the rows' ``_file`` column only."""
+        return hashlib.sha256(self.file.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _text(v) -> str | None:
@@ -575,7 +575,7 @@ def settle_delivery(
     for f in staged:
         if f.md5 is not None and f.md5 in seen:
             _Stager(plan.schema, stage_dir, f.name).discard()
-            why = f"same bytes as {seen[f.md5]} of this delivery"
+            why = f"same bytes as {printable(seen[f.md5])} of this delivery"
             m = f.outcome.manifest
             outcomes.append(
                 FileOutcome(f.outcome.file, "rejected", m, reason_code="duplicate_file", reason=why)
