@@ -158,9 +158,9 @@ def _sorted(rows) -> list[dict]:
     return sorted(plain, key=lambda r: json.dumps(r, sort_keys=True))
 
 
-def build_city(spark, case: dict) -> dict[str, list[dict]]:
-    """A tiny city's bronze rows through every base library and both profiles (pure
-    transforms only, no lake): each table's rows, sorted, as plain values."""
+def city_inputs(spark, case: dict):
+    """A tiny city's bronze rows through every base library (pure transforms only, no lake):
+    the profiles' inputs (ThemeInputs)."""
     from jobs.pipeline.base.legal_person import (
         build_legal_person,
         legal_person_links,
@@ -169,11 +169,7 @@ def build_city(spark, case: dict) -> dict[str, list[dict]]:
     from jobs.pipeline.base.licence import build_licence
     from jobs.pipeline.base.link import link_persons, person_references
     from jobs.pipeline.base.person import build_person
-    from jobs.pipeline.themes.profiles import (
-        ThemeInputs,
-        build_enterprise_profile,
-        build_person_profile,
-    )
+    from jobs.pipeline.themes.profiles import ThemeInputs
 
     as_of = case["as_of"]
     where = f"city.cases.yaml: {case['name']}"
@@ -200,7 +196,7 @@ def build_city(spark, case: dict) -> dict[str, list[dict]]:
     findings = frame(
         spark, curated_schema("quality.findings"), case.get("findings", []), where=where
     )
-    themes = ThemeInputs(
+    return ThemeInputs(
         as_of=as_of,
         person=person,
         links=links,
@@ -211,12 +207,20 @@ def build_city(spark, case: dict) -> dict[str, list[dict]]:
         current=current,
         checkpoint=local,
     )
+
+
+def build_city(spark, case: dict) -> dict[str, list[dict]]:
+    """A tiny city's bronze rows through every base library and both profiles (pure
+    transforms only, no lake): each table's rows, sorted, as plain values."""
+    from jobs.pipeline.themes.profiles import build_enterprise_profile, build_person_profile
+
+    themes = city_inputs(spark, case)
     tables = {
-        "silver.person_link": links,
-        "silver.person": person,
-        "silver.legal_person": legal,
-        "silver.legal_person_link": legal_links,
-        "silver.licence": licence,
+        "silver.person_link": themes.links,
+        "silver.person": themes.person,
+        "silver.legal_person": themes.legal_person,
+        "silver.legal_person_link": themes.legal_person_link,
+        "silver.licence": themes.licence,
         "gold.person_profile": build_person_profile(themes),
         "gold.enterprise_profile": build_enterprise_profile(themes),
     }

@@ -109,9 +109,11 @@ def run_pipeline(
     wait: float | None = None,
     echo: Callable[[str], None] = print,
     progress: Progress | None = None,
+    full: bool = False,
 ) -> list[StageReport]:
     """Run every stage (or ``stages``) for the planned dates, under the writer lease,
-    publishing each completed date; the reports of the stages that ran."""
+    publishing each completed date; the reports of the stages that ran. ``full``: build
+    everything in full, nothing from the date's changes alone."""
     from jobs.pipeline.ingest.entries import record_landing, summary
     from jobs.platform.engine import get_spark
     from jobs.platform.staging import sweep
@@ -140,7 +142,7 @@ def run_pipeline(
                 echo(f"   ! {note}")
             if not plan.dates:
                 raise RunFailed(f"no business dates to run in {landing}")
-            ctx = RunContext(lake=lake, landing=Path(landing), echo=echo)
+            ctx = RunContext(lake=lake, landing=Path(landing), echo=echo, full=full)
             if progress is not None:
                 ctx.progress = progress
             ctx.progress.plan(

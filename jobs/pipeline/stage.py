@@ -57,6 +57,7 @@ class RunContext:
     landing: Path
     echo: Callable[[str], None] = print  # progress lines for the user, as work finishes
     progress: Progress = field(default_factory=Progress)
+    full: bool = False  # rebuild in full what is otherwise built from the date's changes
 
 
 @dataclass

@@ -35,7 +35,7 @@ def _quality(ctx: RunContext, business_date: dt.date) -> StageReport:
 def _themes(ctx: RunContext, business_date: dt.date) -> StageReport:
     from jobs.pipeline.themes.run import build_themes
 
-    return build_themes(ctx.lake, business_date, echo=ctx.echo)
+    return build_themes(ctx.lake, business_date, echo=ctx.echo, full=ctx.full)
 
 
 def _scores(ctx: RunContext, business_date: dt.date) -> StageReport:

@@ -8,6 +8,7 @@ one holding conf/ and schemas/) defaults to the checkout this package lives in; 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,23 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 def project_dir() -> Path:
     """The directory holding ``conf/`` and ``schemas/``."""
     return Path(os.environ.get("GOVLAKE_PROJECT_DIR", PACKAGE_ROOT)).resolve()
+
+
+@lru_cache(maxsize=4)
+def _settings_digest(root: Path) -> int:
+    digest = hashlib.sha256()
+    for folder in ("conf", "schemas"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return int(digest.hexdigest()[:15], 16)
+
+
+def settings_digest() -> int:
+    """A number that changes whenever a file of ``conf/`` or ``schemas/`` does: what a build
+    that reuses an earlier one's results records and compares (jobs/pipeline/themes/run.py)."""
+    return _settings_digest(project_dir())
 
 
 class Frozen(BaseModel):

@@ -190,9 +190,15 @@ class Lake:
 
     # ---------------------------------------------------------------- reads
     def read(
-        self, table: str, *, version: int | None = None, columns: list[str] | None = None
+        self,
+        table: str,
+        *,
+        version: int | None = None,
+        columns: list[str] | None = None,
+        record: bool = True,
     ) -> DataFrame:
-        """The table (optionally as of a Delta version); the read is recorded for lineage.
+        """The table (optionally as of a Delta version); the read is recorded for lineage
+        (``record=False``: a comparison with an earlier state, not an input of the run's data).
 
         Sail moves partition columns to the end of a table's schema, so never rely on the
         position of a column read back: pass ``columns`` to get them in the order you declare
@@ -205,7 +211,7 @@ class Lake:
             if version is None:
                 raise FileNotFoundError(f"table {table} is not published yet")
         read_version = version if version is not None else self.version(table)
-        if self._run is not None:
+        if self._run is not None and record:
             self._run.read(table, read_version)
         if version is None:
             df = self.spark.read.format("delta").load(self.path(table))
@@ -339,7 +345,13 @@ class Lake:
         self._write(df, table, "overwrite", {}, partition_by)
 
     def apply_changes(
-        self, df: DataFrame, table: str, *, keys: list[str], changed_on: Any = None
+        self,
+        df: DataFrame,
+        table: str,
+        *,
+        keys: list[str],
+        changed_on: Any = None,
+        scope: DataFrame | None = None,
     ) -> dict[str, int]:
         """Make ``table`` equal to ``df`` by writing only what changed (incremental rebuilds).
 
@@ -347,6 +359,10 @@ class Lake:
         new and changed rows are upserted and rows whose key vanished are deleted, in one MERGE.
         ``_changed_on`` (set to ``changed_on``) tells when a row last changed. An unchanged
         rebuild writes nothing. Returns the counts of ``inserted_or_updated`` and ``deleted``.
+
+        ``scope`` (a frame of ``keys``): ``df`` holds the rows of those keys only, and only they
+        are compared, upserted or deleted; the rest of the table stays as it is (an incremental
+        build of the entities a date touched).
         """
         value_cols = [c for c in df.columns if c not in ("_row_hash", "_changed_on")]
         hashed = [F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("\u0000")) for c in value_cols]
@@ -363,6 +379,8 @@ class Lake:
         old = self.read(table).select(
             *keys, F.col("_row_hash").alias("_old_hash"), F.col("_changed_on").alias("_old_on")
         )
+        if scope is not None:
+            old = old.join(scope.select(*keys), keys, "left_semi")
         joined = self.checkpoint(new.join(old, keys, "left"), f"changes-{table}")
         same = F.col("_old_hash").isNotNull() & (F.col("_old_hash") == F.col("_row_hash"))
         changed = joined.filter(~same).select(*new.columns)
@@ -375,6 +393,9 @@ class Lake:
             # (its columns' lineage is new's, derived above: not the join's with the table)
             kept = F.when(same, F.col("_old_on")).otherwise(F.col("_changed_on"))
             out = joined.withColumn("_changed_on", kept).select(*new.columns)
+            if scope is not None:  # with the rows outside the scope as they are
+                rest = self.read(table).join(scope.select(*keys), keys, "left_anti")
+                out = out.unionByName(rest.select(*new.columns))
             self._write(out, table, "overwrite", {}, None, derive=False)
             return counts
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)

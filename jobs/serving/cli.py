@@ -126,7 +126,14 @@ def main(verbose: bool) -> None:
     metavar="[SECONDS]",
     help="Wait for another writer to finish (default: fail at once; alone: up to an hour).",
 )
-def run(*, landing: Path, lake_dir: Path, date_from, date_to, stage_names, only, wait) -> None:
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Build every person profile, not only those the date's changes can touch.",
+)
+def run(
+    *, landing: Path, lake_dir: Path, date_from, date_to, stage_names, only, wait, full
+) -> None:
     """Run every stage for each business date found in the landing zone, in order.
 
     Each date is published (visible to readers) when all its stages are done. The lake never
@@ -158,6 +165,7 @@ def run(*, landing: Path, lake_dir: Path, date_from, date_to, stage_names, only,
                 wait=wait,
                 echo=progress.echo if live else click.echo,
                 progress=progress,
+                full=full,
             )
     except LeaseHeld as e:
         click.secho(f"FAILED: {e}", fg="red", err=True)

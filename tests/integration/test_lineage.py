@@ -218,3 +218,18 @@ def test_openlineage_events_match_the_lake_lineage(city_lake):
         }
         assert got == expected, table
         assert latest[table]["facets"]["schema"]["fields"], table
+
+
+def test_the_incremental_profiles_compare_every_field_a_profile_quotes(city_lake):
+    """A delivered field whose value reaches gold.person_profile must be among those the
+    incremental build compares between two dates (jobs/pipeline/themes/scope.py QUOTED):
+    else a change of it alone would leave the profile stale."""
+    from jobs.pipeline.themes.scope import QUOTED
+
+    quoted = {(f"bronze.{s}", c) for s, columns in QUOTED.items() for c in columns}
+    flows = {
+        (e["source_table"], e["source_column"])
+        for e in read_rows(city_lake.root / "lineage" / "column_edges")
+        if e["target_table"] == "gold.person_profile" and e["source_table"].startswith("bronze.")
+    }
+    assert flows and flows <= quoted, flows - quoted

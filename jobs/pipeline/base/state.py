@@ -26,16 +26,31 @@ class CurrentRows(Mapping):
     bronze table yet is not in it.
     """
 
-    def __init__(self, lake: Lake, as_of: dt.date):
+    def __init__(
+        self, lake: Lake, as_of: dt.date, *, versions: Mapping[str, int | None] | None = None
+    ):
+        """``versions``: read the tables at these Delta versions ({table: version}, as a run of
+        lineage.runs recorded its inputs), without recording the reads: the rows an earlier
+        build used, to compare with."""
         self._lake, self._as_of, self._read = lake, as_of, {}
+        self._versions = versions
 
     def __getitem__(self, source_id: str) -> DataFrame:
         if source_id not in self._read:
-            self._read[source_id] = current_rows(self._lake, source_id, as_of=self._as_of)
+            if source_id not in self:
+                raise KeyError(source_id)
+            self._read[source_id] = current_rows(
+                self._lake, source_id, as_of=self._as_of, versions=self._versions
+            )
         return self._read[source_id]
 
     def __contains__(self, source_id: object) -> bool:
-        return isinstance(source_id, str) and self._lake.exists(f"bronze.{source_id}")
+        if not isinstance(source_id, str):
+            return False
+        table = f"bronze.{source_id}"
+        if self._versions is not None:
+            return self._versions.get(table) is not None
+        return self._lake.exists(table)
 
     def __iter__(self):
         return (s for s in sorted(catalog()) if s in self)
@@ -44,14 +59,28 @@ class CurrentRows(Mapping):
         return sum(1 for _ in self)
 
 
-def current_rows(lake: Lake, source_id: str, *, as_of: dt.date) -> DataFrame:
-    """The source's rows that make up its state on ``as_of`` (see the module)."""
+def current_rows(
+    lake: Lake,
+    source_id: str,
+    *,
+    as_of: dt.date,
+    versions: Mapping[str, int | None] | None = None,
+) -> DataFrame:
+    """The source's rows that make up its state on ``as_of`` (see the module); with
+    ``versions``, as the tables were at those versions (see CurrentRows)."""
     table = f"bronze.{source_id}"
-    bronze = lake.read(table).filter(F.col("_business_date") <= F.lit(as_of))
+    if versions is None:
+        read = lake.read
+    else:
+
+        def read(name: str) -> DataFrame:
+            return lake.read(name, version=versions[name], record=False)
+
+    bronze = read(table).filter(F.col("_business_date") <= F.lit(as_of))
     schema = extract_schema(source_id)
     if schema.mode == "incremental":
         return bronze
-    dates = _snapshot_dates(lake, source_id, as_of)
+    dates = _snapshot_dates(read("audit.deliveries"), source_id, as_of)
     if not dates:
         return bronze.limit(0)
     latest, complete = dates[-1]
@@ -72,9 +101,11 @@ def _entity_key(keys) -> F.Column:
     return F.concat_ws("\u001f", *[F.coalesce(F.trim(F.col(k)), F.lit("")) for k in keys])
 
 
-def _snapshot_dates(lake: Lake, source_id: str, as_of: dt.date) -> list[tuple[dt.date, bool]]:
+def _snapshot_dates(
+    deliveries: DataFrame, source_id: str, as_of: dt.date
+) -> list[tuple[dt.date, bool]]:
     """Dates with accepted files for the source, oldest first, and whether each is complete."""
-    audit = lake.read("audit.deliveries").filter(
+    audit = deliveries.filter(
         (F.col("source_id") == source_id)
         & (F.col("business_date") <= F.lit(as_of))
         & (F.col("status") == "accepted")

@@ -88,7 +88,11 @@ def person_relations(x: ThemeInputs, person: DataFrame):
         .select("person_id", "spouse_id", F.lit("gaj_hjrk").alias("spouse_source"))
     )
     spouses = x.checkpoint(by_event.unionByName(by_household), "gold-spouses")
-    spouses = spouses.dropDuplicates(["person_id"])
+    # one spouse per person, the same whatever else is built with it (a head with two partners
+    # in 户籍: the smaller number; a person's rows come from one source only)
+    spouses = spouses.groupBy("person_id").agg(
+        F.min("spouse_id").alias("spouse_id"), F.min("spouse_source").alias("spouse_source")
+    )
 
     # children by household relation: 子 (2x) and 女 (3x) of the head and of the head's spouse
     kids = members.filter(F.col("relation").rlike("^[23]")).select(

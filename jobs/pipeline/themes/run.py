@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import functions as F
 
 from jobs.pipeline.base.state import CurrentRows
 from jobs.pipeline.stage import StageReport
@@ -11,22 +14,55 @@ from jobs.pipeline.themes.profiles import (
     build_enterprise_profile,
     build_person_profile,
 )
+from jobs.pipeline.themes.scope import person_profile_scope, restrict
+from jobs.platform.config import settings_digest
 from jobs.platform.history import read_as_of
 from jobs.platform.lake import Lake
 
+PROFILE = "gold.person_profile"
+# what a person profile is built from (besides the bronze tables of the quoted sources)
+PROFILE_INPUTS = (
+    "silver.person",
+    "silver.person_link",
+    "silver.legal_person",
+    "silver.licence",
+    "quality.findings",
+)
 
-def build_themes(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
-    """Rebuild both profiles as of the date; only changed rows are written (apply_changes)."""
+
+def build_themes(
+    lake: Lake, business_date: dt.date, *, echo=None, full: bool = False
+) -> StageReport:
+    """Rebuild both profiles as of the date; only changed rows are written (apply_changes).
+
+    The person profiles are built incrementally when the previous build can be compared with
+    (``previous_build``): only the persons whose profile the changes since then can touch
+    (jobs/pipeline/themes/scope.py). ``full`` builds every profile.
+    """
     show = echo or (lambda _line: None)
     report = StageReport("themes", business_date)
     # the inputs are read inside each run: what a run reads is its lineage
-    with lake.run("gold.person_profile", business_date=business_date):
-        people = lake.apply_changes(
-            build_person_profile(theme_inputs(lake, business_date, employers=False)),
-            "gold.person_profile",
-            keys=["person_id"],
-            changed_on=business_date,
-        )
+    settings = {"settings": settings_digest()}  # the build depends on conf/ and schemas/
+    with lake.run(PROFILE, business_date=business_date, inputs=settings):
+        new = theme_inputs(lake, business_date, employers=False)
+        previous, why = (None, "--full") if full else previous_build(lake)
+        if previous is None:
+            people = lake.apply_changes(
+                build_person_profile(new), PROFILE, keys=["person_id"], changed_on=business_date
+            )
+            how = f"all persons ({why})"
+        else:
+            old = previous.inputs(lake)
+            scope = lake.checkpoint(
+                person_profile_scope(old, new, checkpoint=lake.checkpoint), "profile-scope"
+            )
+            profiles = build_person_profile(restrict(new, scope)).join(
+                scope, "person_id", "left_semi"
+            )
+            people = lake.apply_changes(
+                profiles, PROFILE, keys=["person_id"], changed_on=business_date, scope=scope
+            )
+            how = f"{scope.count():,} persons in scope since {previous.business_date}"
     with lake.run("gold.enterprise_profile", business_date=business_date):
         firms = lake.apply_changes(
             build_enterprise_profile(theme_inputs(lake, business_date, employers=True)),
@@ -36,7 +72,7 @@ def build_themes(lake: Lake, business_date: dt.date, *, echo=None) -> StageRepor
         )
     lines = [
         f"gold.person_profile      changed +{people['inserted_or_updated']:,} "
-        f"-{people['deleted']:,}",
+        f"-{people['deleted']:,}; built {how}",
         f"gold.enterprise_profile  changed +{firms['inserted_or_updated']:,} -{firms['deleted']:,}",
     ]
     report.say(lines, show)
@@ -62,3 +98,69 @@ def theme_inputs(lake: Lake, business_date: dt.date, *, employers: bool) -> Them
         current=CurrentRows(lake, business_date),
         checkpoint=lake.checkpoint,
     )
+
+
+@dataclass(frozen=True)
+class PreviousBuild:
+    """The build of the person profiles that the table holds now: its date and what it read."""
+
+    business_date: dt.date
+    versions: dict[str, int | None]
+
+    def inputs(self, lake: Lake) -> ThemeInputs:
+        """Its inputs, read at the versions it read (not recorded as this run's reads)."""
+
+        def at(table: str):
+            return lake.read(table, version=self.versions[table], record=False)
+
+        return ThemeInputs(
+            as_of=self.business_date,
+            person=at("silver.person"),
+            links=at("silver.person_link"),
+            legal_person=at("silver.legal_person"),
+            licence=at("silver.licence"),
+            findings=at("quality.findings"),
+            current=CurrentRows(lake, self.business_date, versions=self.versions),
+            checkpoint=lake.checkpoint,
+        )
+
+
+def previous_build(lake: Lake) -> tuple[PreviousBuild | None, str]:
+    """The latest successful build of the person profiles, when the table is as it left it
+    and the code that built it is the code that runs; else (None, why not)."""
+    from lineage.recorder import code_version
+
+    if not lake.exists(PROFILE) or not lake.exists("lineage.runs"):
+        return None, "no earlier build"
+    rows = (
+        lake.read("lineage.runs", record=False)
+        .filter((F.col("job") == PROFILE) & (F.col("status") == "success"))
+        .orderBy(F.col("ended_at").desc())
+        .limit(1)
+        .collect()
+    )
+    if not rows:
+        return None, "no earlier build"
+    last = rows[0]
+    outputs, inputs = _versions(last["outputs"]), _versions(last["inputs"])
+    if outputs.get(PROFILE) != lake.version(PROFILE):
+        return None, f"{PROFILE} changed since its last build"
+    running = code_version()
+    if last["code_version"] != running or running == "unknown":
+        return None, "the code changed since the last build"
+    if inputs.get("settings") != settings_digest():
+        return None, "conf/ or schemas/ changed since the last build"
+    missing = [t for t in PROFILE_INPUTS if inputs.get(t) is None]
+    if missing or last["business_date"] is None:
+        return None, f"the last build's inputs are not recorded ({', '.join(missing)})"
+    return PreviousBuild(last["business_date"], inputs), ""
+
+
+def _versions(text: str | None) -> dict[str, int | None]:
+    """``{table: version}`` from lineage.runs' ``table@version,...``."""
+    out: dict[str, int | None] = {}
+    for item in (text or "").split(","):
+        if "@" in item:
+            table, version = item.rsplit("@", 1)
+            out[table] = int(version) if version else None
+    return out
