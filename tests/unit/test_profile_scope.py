@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -116,3 +117,20 @@ def test_scope_holds_every_changed_profile_and_the_scoped_build_is_the_full_one(
     scoped = build_person_profile(restrict(new, scope)).join(scope, "person_id", "left_semi")
     got = {r["person_id"]: r for r in _sorted(scoped.collect())}
     assert got == {p: r for p, r in full_new.items() if p in in_scope}
+
+
+def test_a_previous_build_whose_inputs_were_vacuumed_is_not_compared_with(lake, spark):
+    from deltalake import DeltaTable
+
+    from jobs.pipeline.themes.run import _readable
+
+    with lake.run("setup"):
+        lake.overwrite(spark.createDataFrame([("1",)], "person_id string"), "silver.person")
+        lake.overwrite(spark.createDataFrame([("2",)], "person_id string"), "silver.person")
+    assert _readable(lake, "silver.person", 0) and _readable(lake, "silver.person", 1)
+    old = DeltaTable(lake.path("silver.person"), version=0).file_uris()
+    for uri in old:
+        Path(uri.removeprefix("file://")).unlink()
+    assert not _readable(lake, "silver.person", 0)
+    assert _readable(lake, "silver.person", 1)
+    assert not _readable(lake, "silver.nothing", 0)

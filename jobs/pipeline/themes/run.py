@@ -14,7 +14,7 @@ from jobs.pipeline.themes.profiles import (
     build_enterprise_profile,
     build_person_profile,
 )
-from jobs.pipeline.themes.scope import person_profile_scope, restrict
+from jobs.pipeline.themes.scope import QUOTED, person_profile_scope, restrict
 from jobs.platform.config import settings_digest
 from jobs.platform.history import read_as_of
 from jobs.platform.lake import Lake
@@ -153,7 +153,29 @@ def previous_build(lake: Lake) -> tuple[PreviousBuild | None, str]:
     missing = [t for t in PROFILE_INPUTS if inputs.get(t) is None]
     if missing or last["business_date"] is None:
         return None, f"the last build's inputs are not recorded ({', '.join(missing)})"
+    reread = [*PROFILE_INPUTS, "audit.deliveries", *(f"bronze.{s}" for s in QUOTED)]
+    gone = [t for t in reread if inputs.get(t) is not None and not _readable(lake, t, inputs[t])]
+    if gone:
+        return None, f"the last build's inputs were vacuumed ({', '.join(sorted(gone))})"
     return PreviousBuild(last["business_date"], inputs), ""
+
+
+def _readable(lake: Lake, table: str, version: int) -> bool:
+    """Whether the table can still be read at that version: its log and, on a local disk,
+    its data files (vacuum removes those no version it keeps needs)."""
+    import os
+    from urllib.parse import unquote, urlparse
+
+    from deltalake import DeltaTable
+
+    if not lake.exists(table):
+        return False
+    try:
+        files = DeltaTable(lake.path(table), version=version).file_uris()
+    except Exception:  # noqa: BLE001 - a version the log no longer has
+        return False
+    local = [urlparse(f) for f in files]
+    return all(os.path.exists(unquote(u.path)) for u in local if u.scheme in ("", "file"))
 
 
 def _versions(text: str | None) -> dict[str, int | None]:

@@ -209,16 +209,12 @@ def restrict(x: ThemeInputs, scope: DataFrame) -> ThemeInputs:
     """``x`` narrowed to what the profiles of the persons in ``scope`` are built from: the
     persons of their households and marriages, the quoted records that name any of those, and
     their own licences, represented legal persons and findings."""
+    households = x.checkpoint(homes(x), "profile-households")
+    theirs = households.join(scope, "person_id", "left_semi").select("household_no").distinct()
     around = _union(
         [
             scope.select("person_id"),
-            homes(x)
-            .join(
-                homes(x).join(scope, "person_id", "left_semi").select("household_no").distinct(),
-                "household_no",
-                "left_semi",
-            )
-            .select("person_id"),
+            households.join(theirs, "household_no", "left_semi").select("person_id"),
             co_parties(x)
             .join(scope, "person_id", "left_semi")
             .select(F.col("other_id").alias("person_id")),
