@@ -153,3 +153,23 @@ def test_the_generators_xlsx_opens_in_openpyxl_and_calamine(tmp_path):
     ]
     _, recs = records(f, "rsj_sbcb")
     assert recs[0].values == ["P1", " 13<&> ", "110"] and recs[1].values == ["P2", None, "310"]
+
+
+@pytest.mark.parametrize(
+    ("xml", "marked"),
+    [
+        (b'<c r="A2"><f>SUM(B2:C2)</f><v>3</v></c>', True),
+        (b'<c r="A2"><f t="shared" ref="A2:A9" si="0"/></c>', True),
+        (b'<c r="A3"><f/></c>', True),
+        (b'<x:c r="A2"><x:f>1+1</x:f></x:c>', True),
+        (b'<x:c r="A2"><x:f t="shared" si="0"/></x:c>', True),
+        (b'<c r="B2" t="e"><v>#N/A</v></c>', True),
+        (b'<filterColumn colId="0"/><fill/><c r="A1" t="s"><v>0</v></c>', False),
+        (b'<c r="A1" t="inlineStr"><is><t>a:fine value</t></is></c>', False),
+        (b"<row><c><v>1</v></c></row><f", False),  # decided by the next window
+    ],
+)
+def test_formula_and_error_markers(xml, marked):
+    from jobs.pipeline.ingest.xlsx import _marked
+
+    assert _marked(xml) is marked

@@ -549,20 +549,19 @@ def _xlsx_records(
         values, shown, problem = cells.row(i, row, notes, n)
         while values and values[-1] is None:
             values.pop()
+        if problem is None and len(values) > width:
+            problem = (
+                "field_count_mismatch",
+                f"too many fields: expected {width}, found {len(values)}",
+            )
+        if problem is None:
+            problem = value_problem(values, header, limits=limits)
+        if problem is None:  # accepted: its cells as JSON are for quarantine only (not kept)
+            yield Record(n, values + [None] * (width - len(values)), "")
+            continue
         while shown and shown[-1] is None:
             shown.pop()
-        raw = json.dumps(shown, ensure_ascii=False)
-        if problem:
-            yield Record(n, None, escape_controls(raw), *problem)
-        elif len(values) > width:
-            yield Record(
-                n, None, escape_controls(raw), "field_count_mismatch",
-                f"too many fields: expected {width}, found {len(values)}",
-            )  # fmt: skip
-        elif (problem := value_problem(values, header, limits=limits)) is not None:
-            yield Record(n, None, escape_controls(raw), *problem)
-        else:
-            yield Record(n, values + [None] * (width - len(values)), raw)
+        yield Record(n, None, escape_controls(json.dumps(shown, ensure_ascii=False)), *problem)
 
 
 READERS: dict[str, Callable[..., ParsedFile]] = {  # (data, schema, *, limits)

@@ -26,7 +26,7 @@ class Record:
 
     row_number: int
     values: list | dict | None  # list aligned with the header, or a JSON object
-    raw: str
+    raw: str  # as delivered, for quarantine.rows (an accepted XLSX row leaves it empty)
     reason_code: str | None = None
     reason: str | None = None
 

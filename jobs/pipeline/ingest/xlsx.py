@@ -28,9 +28,22 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _PKG_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 # a formula element (<f>, <f t="shared" .../>, <x:f>) or an error cell (t="e"); a false alarm
 # (<filterColumn>) only costs a streaming parse of the sheet
-_MARKERS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b't="e"')
+_MARKERS = ((b"<f", b"> /"), (b":f", b"> "))  # a prefix, and the bytes that may follow it
+_ERROR_CELL = b't="e"'
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 _CHUNK = 1 << 20
+
+
+def _marked(window: bytes) -> bool:
+    """Whether the XML holds a formula element or an error cell: three fast searches, each
+    prefix's rare hits checked by the byte after it (six searches took twice as long)."""
+    for prefix, after in _MARKERS:
+        i = window.find(prefix)
+        while i != -1:
+            if i + 2 < len(window) and window[i + 2] in after:
+                return True
+            i = window.find(prefix, i + 2)
+    return _ERROR_CELL in window
 
 
 @dataclass
@@ -89,7 +102,7 @@ def _inflate(
                 size += len(chunk)
                 if search and not found:
                     window = tail + chunk
-                    found = any(m in window for m in _MARKERS)
+                    found = _marked(window)
                 tail = chunk[-16:]
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         raise FileRejected(
