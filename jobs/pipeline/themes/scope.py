@@ -13,9 +13,9 @@ few profiles can:
   both parties); their licences, represented legal persons and findings; and the parties of a
   marriage registration dated between the two business dates (whether the latest registration
   is certain depends on the date);
-* **relatives** of the seeds whose row or records changed, on either date: everyone of the
-  same household (by 人口库 and by the 户籍 record: members, couples, children of the head) and
-  the other parties of their marriage registrations (the spouse).
+* **relatives** of the seeds whose row, records or registrations changed, on either date:
+  everyone of the same household (by 人口库 and by the 户籍 record: members, couples, children
+  of the head) and the other parties of their marriage registrations (the spouse).
 
 Only the records' fields the profile quotes (``QUOTED``) count: a department stamping every
 row with the extract date (人社's ``updated_on``) changes no profile. A test checks ``QUOTED``
@@ -167,7 +167,9 @@ def person_profile_scope(
     rows = ["person_id", "_row_hash"]
     changed = _differ(old.person.select(*rows), new.person.select(*rows), rows, "person_id")
     facts = _differ(record_facts(old), record_facts(new), ["person_id", "fact"], "person_id")
-    seeds = checkpoint(changed.unionByName(facts).distinct(), "profile-seeds")
+    lo, hi = sorted([old.as_of, new.as_of])
+    dated = _dated_between(old, lo, hi).unionByName(_dated_between(new, lo, hi))
+    seeds = checkpoint(_union([changed, facts, dated]).distinct(), "profile-seeds")
 
     households = checkpoint(homes(old).unionByName(homes(new)).distinct(), "profile-homes")
     touched = households.join(seeds, "person_id", "left_semi").select("household_no").distinct()
@@ -199,9 +201,7 @@ def person_profile_scope(
     findings = _differ(
         found(old.findings), found(new.findings), ["entity_id", "_row_hash"], "entity_id"
     )
-    lo, hi = sorted([old.as_of, new.as_of])
-    dated = _dated_between(old, lo, hi).unionByName(_dated_between(new, lo, hi))
-    everyone = _union([seeds, members, spouses, licences, represented, findings, dated])
+    everyone = _union([seeds, members, spouses, licences, represented, findings])
     return everyone.filter(F.col("person_id").isNotNull()).distinct()
 
 
