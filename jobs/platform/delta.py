@@ -71,9 +71,33 @@ def build_as_of(runs: pa.Table | None, table: str, *, as_of: dt.date) -> tuple[i
             continue
         if run["business_date"] > as_of:
             continue
-        for item in (run["outputs"] or "").split(","):
-            name, _, version = item.partition("@")
-            key = (run["business_date"], run["ended_at"], int(version or -1))
-            if name == table and version and (best is None or key[:2] > best[:2]):
-                best = key
+        version = run_versions(run["outputs"]).get(table)
+        key = (run["business_date"], run["ended_at"], version)
+        if version is not None and (best is None or key[:2] > best[:2]):
+            best = key
     return (best[2], best[0]) if best else None
+
+
+def run_versions(text: str | None) -> dict[str, int | None]:
+    """``{table: version}`` from a lineage.runs ``inputs`` or ``outputs`` value
+    (``table@version,...``; an input that is not a table may have no version)."""
+    out: dict[str, int | None] = {}
+    for item in (text or "").split(","):
+        name, at, version = item.rpartition("@")
+        if at:
+            out[name] = int(version) if version else None
+    return out
+
+
+def unreadable_files(path: str | Path, version: int) -> list[str]:
+    """What keeps the table at ``path`` from being read at ``version``: its data files missing
+    on a local disk (vacuum removes those no kept version needs), or why its log cannot give
+    that version. Empty when it can be read."""
+    from urllib.parse import unquote, urlparse
+
+    try:
+        files = DeltaTable(str(path), version=version).file_uris()
+    except Exception as e:  # noqa: BLE001 - reported to the caller
+        return [f"{type(e).__name__}: {e}"]
+    local = [unquote(u.path) for u in map(urlparse, files) if u.scheme in ("", "file")]
+    return [f for f in local if not Path(f).exists()]

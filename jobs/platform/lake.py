@@ -83,6 +83,13 @@ COLUMN_EDGES_SCHEMA = T.StructType(
 )  # fmt: skip
 
 
+def with_row_hash(df: DataFrame) -> DataFrame:
+    """``df`` with ``_row_hash``: a hash of every column (as Lake.apply_changes compares rows
+    and the curated tables carry it)."""
+    hashed = [F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("\u0000")) for c in df.columns]
+    return df.withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *hashed), 256))
+
+
 def nullable(df: DataFrame) -> DataFrame:
     """The same rows with every column declared nullable.
 
@@ -164,6 +171,11 @@ class Lake:
     def version(self, table: str) -> int | None:
         """The table's current Delta version, or None when it does not exist."""
         return DeltaTable(self.path(table)).version() if self.exists(table) else None
+
+    def readable(self, table: str, version: int) -> bool:
+        """Whether the table can still be read at ``version`` (its log gives it and, on a
+        local disk, vacuum has left its data files)."""
+        return self.exists(table) and not delta.unreadable_files(self.path(table), version)
 
     def tables(self) -> list[str]:
         """Every table in the lake, as ``layer.table``."""
@@ -365,12 +377,7 @@ class Lake:
         build of the entities a date touched).
         """
         value_cols = [c for c in df.columns if c not in ("_row_hash", "_changed_on")]
-        hashed = [F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("\u0000")) for c in value_cols]
-        new = (
-            df.select(*value_cols)
-            .withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *hashed), 256))
-            .withColumn("_changed_on", F.lit(changed_on))
-        )
+        new = with_row_hash(df.select(*value_cols)).withColumn("_changed_on", F.lit(changed_on))
         if not self.exists(table):
             self._write(new, table, "overwrite", {}, None)
             return {"inserted_or_updated": self.read(table).count(), "deleted": 0}

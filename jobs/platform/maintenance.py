@@ -212,12 +212,7 @@ def _unreadable_publications(root: Path) -> list[Finding]:
         return []
     out = []
     for table, version in sorted(pub.versions.items()):
-        path = root / table.replace(".", "/")
-        try:
-            files = DeltaTable(str(path), version=version).file_uris()
-            missing = [f for f in files if f.startswith("/") and not Path(f).exists()]
-        except Exception as e:  # noqa: BLE001 - reported
-            missing = [f"{type(e).__name__}: {e}"]
+        missing = delta.unreadable_files(root / table.replace(".", "/"), version)
         if missing:
             out.append(
                 Finding(

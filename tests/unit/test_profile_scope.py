@@ -12,7 +12,6 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from pyspark.sql import functions as F
 
 from jobs.pipeline.themes.profiles import build_person_profile
 from jobs.pipeline.themes.scope import person_profile_scope, restrict
@@ -27,12 +26,9 @@ def _family() -> dict:
 
 def _hashed(x):
     """The inputs as the lake holds them: silver tables with their row hashes."""
-
-    def add(df):
-        cols = [F.coalesce(F.col(f"`{c}`").cast("string"), F.lit("\u0000")) for c in df.columns]
-        return df.withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *cols), 256))
-
     import dataclasses
+
+    from jobs.platform.lake import with_row_hash as add
 
     return dataclasses.replace(
         x,
@@ -122,15 +118,13 @@ def test_scope_holds_every_changed_profile_and_the_scoped_build_is_the_full_one(
 def test_a_previous_build_whose_inputs_were_vacuumed_is_not_compared_with(lake, spark):
     from deltalake import DeltaTable
 
-    from jobs.pipeline.themes.run import _readable
-
     with lake.run("setup"):
         lake.overwrite(spark.createDataFrame([("1",)], "person_id string"), "silver.person")
         lake.overwrite(spark.createDataFrame([("2",)], "person_id string"), "silver.person")
-    assert _readable(lake, "silver.person", 0) and _readable(lake, "silver.person", 1)
+    assert lake.readable("silver.person", 0) and lake.readable("silver.person", 1)
     old = DeltaTable(lake.path("silver.person"), version=0).file_uris()
     for uri in old:
         Path(uri.removeprefix("file://")).unlink()
-    assert not _readable(lake, "silver.person", 0)
-    assert _readable(lake, "silver.person", 1)
-    assert not _readable(lake, "silver.nothing", 0)
+    assert not lake.readable("silver.person", 0)
+    assert lake.readable("silver.person", 1)
+    assert not lake.readable("silver.nothing", 0)

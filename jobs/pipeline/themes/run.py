@@ -16,6 +16,7 @@ from jobs.pipeline.themes.profiles import (
 )
 from jobs.pipeline.themes.scope import QUOTED, person_profile_scope, restrict
 from jobs.platform.config import settings_digest
+from jobs.platform.delta import run_versions
 from jobs.platform.history import read_as_of
 from jobs.platform.lake import Lake
 
@@ -142,7 +143,7 @@ def previous_build(lake: Lake) -> tuple[PreviousBuild | None, str]:
     if not rows:
         return None, "no earlier build"
     last = rows[0]
-    outputs, inputs = _versions(last["outputs"]), _versions(last["inputs"])
+    outputs, inputs = run_versions(last["outputs"]), run_versions(last["inputs"])
     if outputs.get(PROFILE) != lake.version(PROFILE):
         return None, f"{PROFILE} changed since its last build"
     running = code_version()
@@ -154,35 +155,7 @@ def previous_build(lake: Lake) -> tuple[PreviousBuild | None, str]:
     if missing or last["business_date"] is None:
         return None, f"the last build's inputs are not recorded ({', '.join(missing)})"
     reread = [*PROFILE_INPUTS, "audit.deliveries", *(f"bronze.{s}" for s in QUOTED)]
-    gone = [t for t in reread if inputs.get(t) is not None and not _readable(lake, t, inputs[t])]
+    gone = [t for t in reread if inputs.get(t) is not None and not lake.readable(t, inputs[t])]
     if gone:
         return None, f"the last build's inputs were vacuumed ({', '.join(sorted(gone))})"
     return PreviousBuild(last["business_date"], inputs), ""
-
-
-def _readable(lake: Lake, table: str, version: int) -> bool:
-    """Whether the table can still be read at that version: its log and, on a local disk,
-    its data files (vacuum removes those no version it keeps needs)."""
-    import os
-    from urllib.parse import unquote, urlparse
-
-    from deltalake import DeltaTable
-
-    if not lake.exists(table):
-        return False
-    try:
-        files = DeltaTable(lake.path(table), version=version).file_uris()
-    except Exception:  # noqa: BLE001 - a version the log no longer has
-        return False
-    local = [urlparse(f) for f in files]
-    return all(os.path.exists(unquote(u.path)) for u in local if u.scheme in ("", "file"))
-
-
-def _versions(text: str | None) -> dict[str, int | None]:
-    """``{table: version}`` from lineage.runs' ``table@version,...``."""
-    out: dict[str, int | None] = {}
-    for item in (text or "").split(","):
-        if "@" in item:
-            table, version = item.rsplit("@", 1)
-            out[table] = int(version) if version else None
-    return out
