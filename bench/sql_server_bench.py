@@ -112,7 +112,7 @@ def main() -> None:
         env = dict(os.environ)
         env.setdefault("GOVLAKE_PSEUDONYM_KEY", "bench-only-key-" + "0" * 32)
         users = work / "users.json"
-        from jobs.serving.server import users as user_file
+        from jobs.serving.auth import users as user_file
 
         for kind, role in ROLES.items():
             for i in range(max(CLIENTS)):

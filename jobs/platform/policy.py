@@ -291,6 +291,8 @@ class Role(Frozen):
     clearance: Level
     tables: tuple[str, ...]
     district: bool = False
+    # bound to one department (department_id of conf/catalog): the workbench's liaisons
+    department: bool = False
     limits: LimitsOverride = Field(default_factory=LimitsOverride)
 
 
@@ -428,6 +430,7 @@ class Grant:
     clearance: str
     patterns: tuple[str, ...]
     division: str | None = None
+    department: str | None = None  # the department a liaison answers for
 
     def may_read(self, table: str) -> bool:
         """Whether the grant covers the table."""
@@ -452,12 +455,23 @@ class Grant:
         return role_limits(self.role)
 
 
-def grant(role: str, division: str | None = None) -> Grant:
-    """Resolve ``role`` from conf/access.yaml; a district role needs its division code."""
+def grant(role: str, division: str | None = None, *, department: str | None = None) -> Grant:
+    """Resolve ``role`` from conf/access.yaml; a district role needs its division code, a
+    departmental role its department (a ``department_id`` of conf/catalog)."""
     roles = access_conf().roles
     if role not in roles:
         raise AccessDenied(f"unknown role {role!r}; roles: {', '.join(sorted(roles))}")
     spec = roles[role]
+    if spec.department:
+        from jobs.platform.config import catalog
+
+        known = sorted({e.department_id for e in catalog().values()})
+        if department not in known:
+            raise AccessDenied(
+                f"role {role} answers for one department: give one of {', '.join(known)}"
+            )
+    elif department:
+        raise AccessDenied(f"role {role} is not bound to a department; drop the department")
     if spec.district:
         if not division:
             raise AccessDenied(f"role {role} reads one district: give its division code")
@@ -465,7 +479,13 @@ def grant(role: str, division: str | None = None) -> Grant:
             raise AccessDenied(f"{division!r} is not a division code (2, 4 or 6 digits)")
     elif division:
         raise AccessDenied(f"role {role} is not limited to a district; drop the division")
-    return Grant(role, spec.clearance, spec.tables, division if spec.district else None)
+    return Grant(
+        role,
+        spec.clearance,
+        spec.tables,
+        division if spec.district else None,
+        department if spec.department else None,
+    )
 
 
 # -- masking outside SQL -----------------------------------------------------------------------

@@ -32,7 +32,15 @@ from jobs.platform import delta, faults
 
 TABLE = "lineage.publications"
 UNPINNED = frozenset(
-    {"lineage.runs", "lineage.table_edges", TABLE, "audit.queries", "audit.logins"}
+    {
+        "lineage.runs",
+        "lineage.table_edges",
+        TABLE,
+        "audit.queries",
+        "audit.logins",
+        # the workbench appends people's actions at any time; runs read its latest version
+        "quality.finding_actions",
+    }
 )
 SCHEMA = pa.schema(
     [

@@ -150,6 +150,11 @@ class QualitySettings(Frozen):
     weights: dict[str, float]
     uniqueness_in: str = "accuracy"
     bands: Bands = Field(default_factory=Bands)
+    # days a department has to rectify a finding, from the date it is first seen, by the
+    # severity of its rule (the workbench's due dates and overdue counts)
+    due_days: dict[Literal["high", "medium", "low"], int] = Field(
+        default_factory=lambda: {"high": 15, "medium": 30, "low": 60}
+    )
     rules: dict[str, dict[str, Any]]
 
 

@@ -592,5 +592,74 @@ main.add_command(users)
 main.add_command(serve)
 
 
+@serve.command("web")
+@click.option(
+    "--lake",
+    "lake_dir",
+    default="var/lake",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--users",
+    "users_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The users file (govlake users add ...), shared with `serve sql`.",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--proxied",
+    is_flag=True,
+    help="A TLS-terminating proxy (or an SSO gateway) is in front: listen in plain HTTP on a "
+    "non-loopback address and trust its X-Forwarded-For (docs/workbench.md).",
+)
+def serve_web(*, lake_dir, host, port, users_path, tls_cert, tls_key, proxied) -> None:
+    """The quality officers' workbench: findings, disputes (数据异议) and rectification (整改)."""
+    import ipaddress
+
+    import uvicorn
+
+    from jobs.serving.auth.users import UsersFileError
+    from jobs.serving.web.app import WebConfig, build_app
+
+    if not lake_dir.is_dir():
+        raise click.ClickException(f"lake {lake_dir} does not exist")
+    if bool(tls_cert) != bool(tls_key):
+        raise click.ClickException("--tls-cert and --tls-key go together")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not (loopback or tls_cert or proxied):
+        raise click.ClickException(
+            f"{host} is not a loopback address: serve over TLS (--tls-cert/--tls-key) or behind "
+            "a TLS proxy (--proxied); passwords and session cookies never travel in clear"
+        )
+    config = WebConfig(
+        lake=lake_dir, users_file=users_path, host=host, port=port, tls=bool(tls_cert) or proxied
+    )
+    try:
+        app = build_app(config)
+    except (UsersFileError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"govlake workbench on {scheme}://{host}:{port}/ (lake {lake_dir}; Ctrl-C stops)")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        proxy_headers=proxied,
+        forwarded_allow_ips="*" if proxied else None,
+        server_header=False,
+        log_level="warning",
+    )
+
+
 if __name__ == "__main__":
     main()

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pytest
 
 from jobs.serving.export import FORMULA_TRIGGERS, inert
-from jobs.serving.report.report import write_lists
 from jobs.serving.sql.render import render
+from jobs.serving.workbench.present import write_lists
 
 from .hostile_kit import clean_city, copy_landing, day_dir, manifest, redeliver, the_file
 

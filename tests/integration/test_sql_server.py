@@ -25,7 +25,7 @@ import yaml
 from deltalake import DeltaTable
 
 from jobs.platform.delta import read_rows
-from jobs.serving.server import users as users_file
+from jobs.serving.auth import users as users_file
 from jobs.serving.server.pgwire import ServerConfig, SqlServer
 from jobs.serving.sql.session import SqlSession
 from tests.integration.sql_leaks import leaked, secrets_above

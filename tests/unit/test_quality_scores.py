@@ -6,7 +6,7 @@ import pytest
 from jobs.pipeline.quality.scores import compute_scores
 from jobs.platform.config import delivery_due as deadline
 from jobs.platform.policy import grant, pseudonym
-from jobs.serving.report.report import shown_entity, shown_value
+from jobs.serving.workbench.present import shown_entity, shown_value
 
 
 def _results(rows):

@@ -12,8 +12,8 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from jobs.serving.server import users as users_file
-from jobs.serving.server.scram import ScramError, ScramServer, Verifier, make_verifier
+from jobs.serving.auth import users as users_file
+from jobs.serving.auth.scram import ScramError, ScramServer, Verifier, make_verifier
 
 PASSWORD = "a long enough password"
 
@@ -83,6 +83,7 @@ def test_users_file_is_written_0600_atomically_and_holds_no_password(tmp_path):
         "disabled",
         "created_at",
         "updated_at",
+        "department",
     }
     users_file.set_password(path, "wang.li", password="another long password")
     users_file.set_disabled(path, "wang.li", disabled=True)
@@ -174,3 +175,43 @@ def test_users_added_at_the_same_time_are_all_kept(tmp_path):
     for t in threads:
         t.join()
     assert sorted(users_file.load(path)) == names
+
+
+def test_a_liaison_is_bound_to_one_known_department(tmp_path):
+    path = tmp_path / "users.json"
+    user = users_file.add(
+        path, name="li.gaj", role="department_liaison", division=None, department="gaj",
+        password="a long enough password",
+    )  # fmt: skip
+    assert user.department == "gaj"
+    for department, why in ((None, "answers for one department"), ("xyz", "one of")):
+        with pytest.raises(users_file.UsersFileError, match=why):
+            users_file.add(
+                path, name="li.x", role="department_liaison", division=None,
+                department=department, password="a long enough password",
+            )  # fmt: skip
+    with pytest.raises(users_file.UsersFileError, match="not bound to a department"):
+        users_file.add(
+            path, name="off", role="quality_officer", division=None, department="gaj",
+            password="a long enough password",
+        )  # fmt: skip
+
+
+def test_a_users_file_written_before_departments_still_loads(tmp_path):
+    path = tmp_path / "users.json"
+    users_file.add(
+        path, name="old", role="city_analyst", division=None, password="a long enough password"
+    )
+    doc = json.loads(path.read_text())
+    del doc["users"][0]["department"]
+    path.write_text(json.dumps(doc))
+    path.chmod(0o600)
+    assert users_file.load(path)["old"].department is None
+
+
+def test_a_login_form_password_is_checked_against_the_verifier():
+    from jobs.serving.auth.scram import make_verifier, verify_password
+
+    v = make_verifier("the right password")
+    assert verify_password(v, "the right password")
+    assert not verify_password(v, "the wrong password")

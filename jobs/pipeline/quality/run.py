@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from jobs.pipeline.base.state import CurrentRows
 from jobs.pipeline.quality import delivery
+from jobs.pipeline.quality.actions import dismissed_counts
 from jobs.pipeline.quality.findings import (
     HISTORY_SCHEMA,
     batches_as_of,
@@ -29,7 +30,7 @@ from jobs.pipeline.quality.findings import (
     history_rows,
 )
 from jobs.pipeline.quality.rules import RuleInputs, enabled_rules, rule_settings, rules
-from jobs.pipeline.quality.scores import compute_scores
+from jobs.pipeline.quality.scores import compute_scores, discount_dismissed
 from jobs.pipeline.stage import StageReport
 from jobs.platform.config import catalog
 from jobs.platform.history import read_as_of
@@ -174,7 +175,8 @@ def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageRepo
 
 
 def write_scores(lake: Lake, business_date: dt.date) -> pd.DataFrame:
-    """(Re)compute the date's quality.scores from its quality.results."""
+    """(Re)compute the date's quality.scores from its quality.results, without the findings
+    whose dispute was upheld by then (quality.finding_actions)."""
     with lake.run("quality.scores", business_date=business_date):
         res = (
             lake.read("quality.results")
@@ -182,7 +184,7 @@ def write_scores(lake: Lake, business_date: dt.date) -> pd.DataFrame:
             .select("rule_id", "dimension", "table", "source_id", "evaluated", "failed")
             .toPandas()
         )
-        scores = compute_scores(res)
+        scores = compute_scores(discount_dismissed(res, dismissed_counts(lake, business_date)))
         scores["_business_date"] = business_date
         lake.replace_slice(
             lake.spark.createDataFrame(scores, SCORE_SCHEMA),

@@ -6,6 +6,10 @@ score is the mean of the X of its rules in that scope, each rule weighted by its
 conf/quality.yaml (1 unless set), times 100. Uniqueness is also counted inside accuracy.
 ``overall`` is the mean of the dimension scores weighted by conf/quality.yaml ``weights``, over
 the dimensions evaluated in the scope. ``evaluated`` and ``failed`` are the sums of the rules'.
+
+A finding whose dispute an officer upheld (quality.finding_actions) is not a failure from the
+business date the decision took effect: :func:`discount_dismissed` takes it out of its rule's
+``failed`` before the scores are computed, in the scores stage and in the workbench alike.
 """
 
 from __future__ import annotations
@@ -17,6 +21,19 @@ from jobs.platform import settings
 from jobs.platform.config import catalog
 
 SCORE_COLUMNS = ["scope", "scope_id", "dimension", "score", "evaluated", "failed"]
+
+
+def discount_dismissed(
+    results: pd.DataFrame, dismissed: dict[tuple[str, str], int]
+) -> pd.DataFrame:
+    """``results`` with each (rule_id, source_id)'s dismissed findings taken out of ``failed``
+    (never below zero). A finding is one failed item of its rule and source."""
+    if not dismissed or results.empty:
+        return results
+    out = results.copy()
+    less = [dismissed.get((r, s), 0) for r, s in zip(out["rule_id"], out["source_id"], strict=True)]
+    out["failed"] = (out["failed"] - pd.Series(less, index=out.index)).clip(lower=0)
+    return out
 
 
 def compute_scores(results: pd.DataFrame) -> pd.DataFrame:

@@ -11,21 +11,26 @@ report is recorded in audit.queries, with the entities it names.
 from __future__ import annotations
 
 import datetime as dt
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from jobs.pipeline.quality.rules import description, rule_settings
+from jobs.pipeline.quality.rules import rule_settings
 from jobs.pipeline.quality.rules.common import DIMENSIONS
 from jobs.platform import settings
 from jobs.platform.config import catalog
 from jobs.platform.lake import Lake
-from jobs.platform.policy import MASKS, Grant, apply_mask, attribute_rule, mask_value
-from jobs.serving.export import save_csv, save_xlsx
+from jobs.platform.policy import Grant
 from jobs.serving.sql import audit
+from jobs.serving.workbench.present import (
+    band,
+    shown_entity,
+    shown_value,
+    trend_svg,
+    write_lists,
+)
 
 DIMENSION_LABELS = {
     "overall": "综合 overall",
@@ -37,51 +42,6 @@ DIMENSION_LABELS = {
     "accessibility": "可访问性 accessibility",
     "uniqueness": "唯一性 uniqueness",
 }
-LIST_COLUMNS = {
-    "finding_id": "问题编号 finding",
-    "rule_id": "规则 rule",
-    "description": "说明 description",
-    "dimension": "维度 dimension",
-    "source_id": "责任数据源 source",
-    "entity_kind": "对象类型 kind",
-    "entity_id": "对象标识 entity",
-    "attribute": "数据项 attribute",
-    "observed": "提供值 observed",
-    "expected": "应为 expected",
-    "authoritative_source": "权威来源 authority",
-    "first_seen_batch": "首次发现批次 first seen",
-    "last_seen_batch": "最近发现批次 last seen",
-    "first_seen_on": "首次发现日期",
-    "last_seen_on": "最近发现日期",
-}
-
-
-def shown_value(attribute: str, value, *, reader: Grant) -> str:
-    """A finding's observed or expected value of ``attribute`` as ``reader`` may see it."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    rule = attribute_rule(attribute)
-    if rule is None or reader.in_clear(rule.level):
-        return str(value)
-    if MASKS.get(rule.mask) is not None and MASKS[rule.mask].takes == "date":
-        try:
-            value = dt.date.fromisoformat(str(value)[:10])
-        except ValueError:
-            return ""
-        return apply_mask(rule.mask, value).isoformat()
-    shown = apply_mask(rule.mask, str(value))
-    return "" if shown is None else str(shown)
-
-
-def shown_entity(kind: str, rule_id: str, *, value, reader: Grant) -> str:
-    """The person or enterprise a finding is about, as ``reader`` may see it (a person's ID
-    number is the finding's ``entity_id``; a birth certificate's number is not an identifier
-    of a registered person)."""
-    if value is None:
-        return ""
-    if kind != "person" or rule_id == "birth_not_registered":
-        return str(value)
-    return str(mask_value("quality.findings", "entity_id", value=str(value), reader=reader))
 
 
 @dataclass
@@ -95,46 +55,6 @@ def _read(lake: Lake, table: str) -> pd.DataFrame:
         return lake.read(table).toPandas()
     except FileNotFoundError:  # not built, or not published yet
         return pd.DataFrame()
-
-
-def _band(score) -> str:
-    if score is None or pd.isna(score):
-        return "none"
-    bands = settings.quality().bands
-    return "good" if score >= bands.good else "fair" if score >= bands.fair else "poor"
-
-
-def _trend_svg(points: list[tuple[str, float]], width=640, height=180) -> str:
-    """A line chart of the platform score over business dates, as inline SVG."""
-    if not points:
-        return "<p>No scores yet.</p>"
-    lo = min(min(s for _, s in points), 90.0)
-    lo = max(0.0, lo - (100 - lo) * 0.1)
-    pad_l, pad_r, pad_t, pad_b = 44, 12, 12, 28
-    w, h = width - pad_l - pad_r, height - pad_t - pad_b
-    n = len(points)
-    xs = [pad_l + (w * i / (n - 1) if n > 1 else w / 2) for i in range(n)]
-    ys = [pad_t + h * (100 - s) / (100 - lo) for _, s in points]
-    parts = [
-        f'<svg role="img" aria-label="platform score trend" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for v in (lo, (lo + 100) / 2, 100):
-        y = pad_t + h * (100 - v) / (100 - lo)
-        parts.append(
-            f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-            f'<text x="{pad_l - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{v:.0f}</text>'
-        )
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
-    parts.append(f'<polyline points="{path}" class="line"/>')
-    for (d, s), x, y in zip(points, xs, ys, strict=True):
-        parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" class="dot"><title>{d}: {s:.2f}</title>'
-            f'</circle><text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="axis">'
-            f"{html.escape(d[5:])}</text>"
-        )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def build_report(
@@ -159,6 +79,18 @@ def build_report(
     latest = dates[-1]
     today = scores[scores["_business_date"] == latest]
     res_today = results[results["_business_date"] == latest] if not results.empty else results
+    performance, disputes = [], []
+    if len(findings):  # each finding's status in the 数据异议 / 整改 loop (the workbench's)
+        from jobs.serving.workbench.state import WorkbenchData
+
+        wb = WorkbenchData(lake.root)
+        try:
+            wb.refresh()
+            state = wb.cursor().execute("SELECT finding_id, state, due_on FROM finding_state").df()
+            findings = findings.merge(state, on="finding_id", how="left")
+            performance, disputes = wb.counts_by_department(), wb.rule_disputes()
+        finally:
+            wb.close()
     lists = write_lists(findings, out / "lists", reader=None if unmasked_lists else reader)
     from jobs.serving.report.datadocs import build_data_docs
 
@@ -170,6 +102,8 @@ def build_report(
         rule_rows=_rule_rows(res_today, findings, latest=latest, reader=reader, examples=examples),
         suites=_suite_rows(res_today),
         list_rows=_list_rows(lists),
+        performance=performance,
+        disputes=[d for d in disputes if d["disputed"]],
         findings=findings,
         dates=dates,
         masked=not unmasked_lists and reader.clearance != "L4",
@@ -210,7 +144,7 @@ def _grid(today, scope: str, ids: list[str], labels: dict[str, str]) -> list[dic
             cells.append(
                 {
                     "text": f"{r['score']:.1f}",
-                    "band": _band(r["score"]),
+                    "band": band(r["score"]),
                     "title": f"{int(r['failed']):,} failed of {int(r['evaluated']):,}",
                 }
             )
@@ -310,8 +244,8 @@ def _render_page(lake: Lake, *, scores, today, findings, dates, masked: bool, **
         dates=[str(d) for d in dates],
         platform_today=platform_today,
         platform_before=trend[-2][1] if len(trend) > 1 else None,
-        band=_band(platform_today),
-        trend_svg=_trend_svg(trend),
+        band=band(platform_today),
+        trend_svg=trend_svg(trend),
         dims=[DIMENSION_LABELS[d] for d in DIMS],
         dept_rows=_grid(today, "department", sorted({e.department for e in cat.values()}), {}),
         source_rows=_grid(today, "source", sorted(cat), sources),
@@ -340,38 +274,3 @@ def _collections(lake: Lake) -> list[dict] | None:
         }
         for r in rows.itertuples()
     ]
-
-
-def write_lists(findings: pd.DataFrame, folder: Path, *, reader: Grant | None):
-    """One CSV and one XLSX of open findings per department: {department: (count, paths)},
-    shown as ``reader`` may see them (None: in clear, for the official channel).
-
-    Both are safe to open (jobs/serving/export.py): formula triggers inert, XLSX cells typed."""
-    out = {}
-    if findings.empty:
-        return out
-    open_f = findings[findings["status"] == "open"].copy()
-    open_f["description"] = open_f["rule_id"].map(description)
-    if reader is not None:
-        for column in ("observed", "expected"):
-            open_f[column] = [
-                shown_value(a, v, reader=reader)
-                for a, v in zip(open_f["attribute"], open_f[column], strict=True)
-            ]
-        open_f["entity_id"] = [
-            shown_entity(k, r, value=v, reader=reader)
-            for k, r, v in zip(
-                open_f["entity_kind"], open_f["rule_id"], open_f["entity_id"], strict=True
-            )
-        ]
-    ids = {e.department: e.department_id for e in catalog().values()}
-    for dep, g in open_f.groupby("department"):
-        g = g.sort_values(["rule_id", "source_id", "entity_id"])[list(LIST_COLUMNS)].rename(
-            columns=LIST_COLUMNS
-        )
-        stem = f"整改清单-{ids.get(dep, dep)}"
-        rows = list(g.itertuples(index=False, name=None))
-        csv = save_csv(folder / f"{stem}.csv", rows, header=list(g.columns))
-        xlsx = save_xlsx(folder / f"{stem}.xlsx", rows, header=list(g.columns), sheet="整改清单")
-        out[dep] = (len(g), {"csv": csv, "xlsx": xlsx})
-    return out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from jobs.serving.server import users as users_file
+from jobs.serving.auth import users as users_file
 
 _USERS_OPTION = click.option(
     "--users",
@@ -41,19 +41,28 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", required=True, help="A role of conf/access.yaml.")
 @click.option("--division", help="Division code, for district roles.")
+@click.option(
+    "--department", help="Department id (conf/catalog department_id), for department_liaison."
+)
 @_USERS_OPTION
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_add(*, name, role, division, users_path, password_stdin) -> None:
-    """Add user NAME with ROLE (and DIVISION); asks for the password."""
+def users_add(*, name, role, division, department, users_path, password_stdin) -> None:
+    """Add user NAME with ROLE (and DIVISION or DEPARTMENT); asks for the password."""
     try:
         users_file.check_name(name)
-        users_file._check_role(role, division)
+        users_file._check_role(role, division, department)
         user = users_file.add(
-            users_path, name=name, role=role, division=division, password=_password(password_stdin)
+            users_path,
+            name=name,
+            role=role,
+            division=division,
+            department=department,
+            password=_password(password_stdin),
         )
     except users_file.UsersFileError as e:
         _fail(e)
-    click.echo(f"added {user.name} ({user.role}{' ' + user.division if user.division else ''})")
+    bound = user.division or user.department
+    click.echo(f"added {user.name} ({user.role}{' ' + bound if bound else ''})")
 
 
 @users.command("list")
@@ -66,7 +75,8 @@ def users_list(users_path) -> None:
         _fail(e)
     for u in known.values():
         state = "disabled" if u.disabled else "enabled"
-        click.echo(f"{u.name}\t{u.role}\t{u.division or '-'}\t{state}\t{u.updated_at}")
+        bound = u.division or u.department or "-"
+        click.echo(f"{u.name}\t{u.role}\t{bound}\t{state}\t{u.updated_at}")
 
 
 @users.command("disable")

@@ -2,7 +2,7 @@
 
 One asyncio event loop accepts clients and speaks the protocol; queries run in worker threads,
 so that one client never blocks another. Each client, once authenticated (SCRAM-SHA-256 over a
-stored verifier, jobs/serving/server/scram.py), gets one SqlSession with the role and division of the
+stored verifier, jobs/serving/auth/scram.py), gets one SqlSession with the role and division of the
 users file (never from the client), and a catalogue connection (jobs/serving/server/catalog.py) for the
 pg_catalog and information_schema queries BI tools send.
 
@@ -33,7 +33,9 @@ from sqlglot.tokens import TokenType
 
 from jobs.platform.delta import lake_tables
 from jobs.platform.policy import role_limits
-from jobs.serving.server import logins
+from jobs.serving.auth import logins
+from jobs.serving.auth.scram import MECHANISM, ScramError, ScramServer, Verifier, dummy_verifier
+from jobs.serving.auth.users import UsersCache, UsersFileError
 from jobs.serving.server import types as pgt
 from jobs.serving.server.catalog import (
     LAYERS,
@@ -44,8 +46,6 @@ from jobs.serving.server.catalog import (
     names_lake_table,
     tokens,
 )
-from jobs.serving.server.scram import MECHANISM, ScramError, ScramServer, Verifier, dummy_verifier
-from jobs.serving.server.users import UsersCache, UsersFileError
 
 log = logging.getLogger(__name__)
 

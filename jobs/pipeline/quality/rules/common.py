@@ -57,6 +57,8 @@ class RuleSettings(Frozen):
     description: str
     enabled: bool = True
     weight: float = Field(1.0, gt=0)  # its weight within its dimension's score
+    # how urgent its findings are: sets their due date (conf/quality.yaml due_days)
+    severity: Literal["high", "medium", "low"] = "medium"
 
 
 class GraceSettings(RuleSettings):

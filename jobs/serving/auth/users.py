@@ -23,7 +23,7 @@ from pathlib import Path
 
 from jobs.platform.policy import grant
 from jobs.platform.private import read_private
-from jobs.serving.server.scram import DEFAULT_ITERATIONS, MIN_ITERATIONS, Verifier, make_verifier
+from jobs.serving.auth.scram import DEFAULT_ITERATIONS, MIN_ITERATIONS, Verifier, make_verifier
 
 NAME = re.compile(r"^[a-z][a-z0-9._-]{0,62}$")
 MIN_PASSWORD = 12
@@ -44,6 +44,9 @@ class User:
     disabled: bool
     created_at: str
     updated_at: str
+    # the department a department_liaison answers for (added after the first release: older
+    # files have no such key and load as None)
+    department: str | None = None
 
 
 def check_name(name: str) -> str:
@@ -83,7 +86,10 @@ def load(path: str | Path) -> dict[str, User]:
             raise TypeError("users is not a list")
         users = {}
         for i, e in enumerate(entries):
-            user = User(**{k: e[k] for k in User.__dataclass_fields__})
+            user = User(
+                **{k: e[k] for k in User.__dataclass_fields__ if k != "department"},
+                department=e.get("department"),
+            )
             check_name(user.name)
             Verifier.parse(user.verifier)
             if not isinstance(user.disabled, bool) or user.name in users:
@@ -127,11 +133,11 @@ def _load_or_empty(path: Path) -> dict[str, User]:
     return load(path)
 
 
-def _check_role(role: str, division: str | None) -> None:
+def _check_role(role: str, division: str | None, department: str | None = None) -> None:
     from jobs.platform.policy import AccessDenied
 
     try:
-        grant(role, division)
+        grant(role, division, department=department)
     except AccessDenied as e:
         raise UsersFileError(str(e)) from None
 
@@ -144,11 +150,12 @@ def add(
     division: str | None,
     password: str,
     iterations: int = DEFAULT_ITERATIONS,
+    department: str | None = None,
 ) -> User:
     """Add a user (the file is created when missing)."""
     path = Path(path)
     check_name(name)
-    _check_role(role, division)
+    _check_role(role, division, department)
     check_password(password)
     verifier = make_verifier(password, max(iterations, MIN_ITERATIONS)).text()
     with _editing(path):
@@ -156,7 +163,9 @@ def add(
         if name in users:
             raise UsersFileError(f"user {name} exists already (use `govlake users passwd`)")
         now = _now()
-        users[name] = User(name, role, division or None, verifier, False, now, now)
+        users[name] = User(
+            name, role, division or None, verifier, False, now, now, department or None
+        )
         save(path, users)
     return users[name]
 

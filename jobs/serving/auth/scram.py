@@ -144,3 +144,13 @@ class ScramServer:
             raise ScramError("wrong password")
         server_signature = hmac.new(self.verifier.server_key, auth_message, hashlib.sha256)
         return "v=" + base64.b64encode(server_signature.digest()).decode()
+
+
+def verify_password(verifier: Verifier, password: str) -> bool:
+    """Whether ``password`` is the one ``verifier`` was made from (a login form's check: the
+    client sent the password itself, over TLS or the loopback)."""
+    salted = hashlib.pbkdf2_hmac(
+        "sha256", password.encode("utf-8"), verifier.salt, verifier.iterations
+    )
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return hmac.compare_digest(hashlib.sha256(client_key).digest(), verifier.stored_key)

@@ -1,0 +1,1 @@
+"""The quality officers' workbench, served over HTTP (``govlake serve web``)."""
