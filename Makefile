@@ -36,8 +36,13 @@ demo: $(STAMP)  ## generate a sample city in var/, run the pipeline, say where t
 	$(VENV)/bin/govlake sql --role city_analyst --lake var/lake --user demo -e \
 	  "SELECT region_code, count(*) AS persons, count(*) FILTER (WHERE is_deceased) AS deceased FROM silver.person GROUP BY 1 ORDER BY 1"
 	@echo
+	@echo
+	@bin/demo-users var/users.json
+	@echo "The quality workbench (findings, disputes 数据异议, rectification 整改), for those users:"
+	@echo "  .venv/bin/govlake serve web --lake var/lake --users var/users.json   then open http://127.0.0.1:8800/"
+	@echo
 	@echo "Query it as the operator (masked by role, audited):  .venv/bin/govlake sql --role city_analyst --lake var/lake"
-	@echo "Serve it to analysts and BI tools (PostgreSQL protocol, SCRAM logins):  .venv/bin/govlake users add NAME --role city_analyst --users var/users.json; .venv/bin/govlake serve sql --lake var/lake --users var/users.json"
+	@echo "Serve it to analysts and BI tools (PostgreSQL protocol, SCRAM logins, the same users):  .venv/bin/govlake serve sql --lake var/lake --users var/users.json"
 	@echo "Roles, masks and the audit trail: docs/sql.md.  History of a table:  .venv/bin/govlake history bronze.gaj_hjrk --lake var/lake"
 	@echo "The same pipeline on Airflow 3 (one DAG per source, asset-triggered builds):  make airflow  (docs/airflow.md)"
 

@@ -254,3 +254,21 @@ def test_transitions_name_their_role_department_and_status():
     for action, role, dep, fdep, status, why in refusals:
         with pytest.raises(actions.ActionRefused, match=why):
             actions.check(action, role=role, department=dep, finding_department=fdep, status=status)
+
+
+def test_new_actions_update_their_findings_as_a_fresh_read_derives_them(wb):
+    actions.append(wb.root, [_act("f1_open", "submit_rectification", AS_OF)])
+    actions.append(wb.root, [_act("f2_overdue", "dispute", AS_OF)])
+    wb.refresh()  # reads only the new actions
+    assert wb.status_of("f1_open")["state"] == "rectification_submitted"
+    assert wb.status_of("f2_overdue")["state"] == "disputed"
+    fresh = WorkbenchData(wb.root)
+    try:
+        fresh.refresh()
+        for fid in CASES:
+            assert wb.status_of(fid) == fresh.status_of(fid), fid
+        assert wb.findings_page(filters={}, department=None, entity_in_clear=True).total == len(
+            CASES
+        )
+    finally:
+        fresh.close()

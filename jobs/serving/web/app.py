@@ -94,6 +94,12 @@ DIMENSION_LABELS = {
     "uniqueness": "唯一性",
 }
 TRACE_KINDS = {"person": "person", "legal_person": "legal-person", "licence": "licence"}
+# a finding's attribute that is not a base library's column: the column of the fact it rests on
+TRACED_AS = {
+    ("person", "reg_status"): "is_deceased",  # still 正常 in 户籍 although dead
+    ("person", "receiving_benefits"): "is_deceased",  # paid although dead
+    ("person", "id_number"): "name",  # a number that fails its check: the person's records
+}
 MAX_FORM_BYTES = 64 * 1024
 
 
@@ -473,6 +479,7 @@ class WebApp:
             "departments": departments,
             "worst": d.worst_rules(),
             "finding_rules": set(_rules()),
+            "disputes": [r for r in d.rule_disputes() if r["disputed"]],
             "totals": _totals(counts.values()),
         }
 
@@ -625,9 +632,7 @@ class WebApp:
         kind = TRACE_KINDS.get(row["entity_kind"])
         if kind is None:
             return None, "no trace for this kind of entity"
-        attribute = row["attribute"]
-        if kind == "person" and attribute == "id_number":
-            attribute = "person_id"
+        attribute = TRACED_AS.get((row["entity_kind"], row["attribute"]), row["attribute"])
         try:
             t = trace(self.config.lake, kind, key=row["entity_id"], attribute=attribute)
         except (TraceError, KeyError, LookupError) as e:

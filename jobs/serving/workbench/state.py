@@ -39,7 +39,8 @@ from jobs.pipeline.quality.rules import description, enabled_rules, rule_setting
 from jobs.pipeline.quality.scores import compute_scores, discount_dismissed
 from jobs.platform import publication, settings
 from jobs.platform.config import catalog
-from jobs.platform.policy import pseudonym, pseudonym_key
+from jobs.platform.policy import pseudonym_key
+from jobs.serving.sql.views import macro_sql
 
 # what each page may filter findings on (the list's query parameters)
 FILTERS = ("rule", "source", "department", "status", "date_from", "date_to", "entity")
@@ -88,7 +89,8 @@ class WorkbenchData:
         self._history = None
         self._actions_version: int | None = -2
         self.publication: publication.Publication | None = None
-        self._key = pseudonym_key(self.root)
+        for stmt in macro_sql(pseudonym_key(self.root)):
+            self._con.execute(stmt)
         self._rules_frame()
 
     # ------------------------------------------------------------------ loading
@@ -131,6 +133,7 @@ class WorkbenchData:
                 self._load_published(pub)
                 self._pub_key = key
                 self.publication = pub
+                self._actions_version = -2  # every finding's status again
             self._load_actions()
 
     def _table(self, table: str, version: int | None):
@@ -175,35 +178,31 @@ class WorkbenchData:
             LEFT JOIN rules r USING (rule_id)
             """
         )
-        # persons' ID numbers as readers below their level name them (jobs/platform/policy.py)
-        ids = con.execute(
-            "SELECT DISTINCT entity_id FROM findings WHERE entity_kind = 'person' "
-            "AND rule_id <> 'birth_not_registered' AND entity_id IS NOT NULL"
-        ).fetchall()
-        mapping = pa.table(
-            {
-                "entity_id": [i for (i,) in ids],
-                "p": [pseudonym(i, self._key) for (i,) in ids],
-            }
-        )
-        con.register("_pmap", mapping)
+        # persons' ID numbers as readers below their level name them: the policy's own
+        # pseudonym macro (jobs/platform/policy.py MASKS), the key only in session variables
         con.execute(
-            "UPDATE findings SET entity_pseudonym = m.p FROM _pmap m "
-            "WHERE findings.entity_id = m.entity_id AND findings.entity_kind = 'person' "
-            "AND findings.rule_id <> 'birth_not_registered'"
+            "UPDATE findings SET entity_pseudonym = gl_mask_pseudonym(entity_id) "
+            "WHERE entity_kind = 'person' AND rule_id <> 'birth_not_registered'"
         )
-        con.unregister("_pmap")
         con.unregister("_findings_ds")
         con.unregister("_results_ds")
 
     def _load_actions(self) -> None:
+        """Re-read the actions when the table has a new version, and derive the status of
+        the findings they are about (of every finding after a new publication)."""
         path = finding_actions.table_path(self.root)
         version = DeltaTable(path).version() if DeltaTable.is_deltatable(path) else -1
         if version == self._actions_version:
             return
+        full = self._actions_version == -2
         acts = finding_actions.read_arrow(self.root)
         con = self._con
         con.register("_acts", acts)
+        if not full:  # the findings whose actions are new since the last read
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT finding_id FROM _acts "
+                "WHERE action_id NOT IN (SELECT action_id FROM actions)"
+            )
         con.execute("CREATE OR REPLACE TABLE actions AS SELECT * FROM _acts")
         con.unregister("_acts")
         con.execute(
@@ -221,16 +220,32 @@ class WorkbenchData:
             FROM actions GROUP BY finding_id
             """
         )
-        con.execute(
-            f"""
-            CREATE OR REPLACE VIEW finding_state AS
+        derived = f"""
             SELECT f.*, {STATE_SQL} AS state,
                    coalesce(a.answered, false) OR f.status = 'resolved' AS answered,
                    coalesce(a.disputes, 0) AS disputes, coalesce(a.upheld, 0) AS upheld,
                    coalesce(a.rejected, 0) AS rejected, a.last_action_at
             FROM findings f LEFT JOIN action_state a USING (finding_id)
-            """
-        )
+        """
+        if full:  # held in the order the list pages read it
+            con.execute(
+                f"CREATE OR REPLACE TABLE finding_state AS {derived} "
+                "ORDER BY f.last_seen_on DESC, f.finding_id"
+            )
+        else:  # one transaction: a page read meanwhile sees the findings before or after
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "DELETE FROM finding_state WHERE finding_id IN (SELECT * FROM _touched)"
+                )
+                con.execute(
+                    f"INSERT INTO finding_state {derived} "
+                    "WHERE f.finding_id IN (SELECT * FROM _touched)"
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
         self._actions_version = version
 
     def close(self) -> None:
