@@ -279,3 +279,11 @@ def test_security_headers_and_no_login_cookie_left(site):
     assert "default-src 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
     assert LOGIN_COOKIE in r.cookies
+
+
+def test_form_bodies_are_bounded(site):
+    c = client(site)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    assert c.post("/login", content=b"a=" + b"x" * 70_000, headers=form).status_code == 413
+    chunks = (b"username=x&password=" + b"y" * 100 for _ in range(3))
+    assert c.post("/login", content=chunks, headers=form).status_code == 411

@@ -96,8 +96,8 @@ DIMENSION_LABELS = {
 TRACE_KINDS = {"person": "person", "legal_person": "legal-person", "licence": "licence"}
 # a finding's attribute that is not a base library's column: the column of the fact it rests on
 TRACED_AS = {
-    ("person", "reg_status"): "is_deceased",  # still 正常 in 户籍 although dead
-    ("person", "receiving_benefits"): "is_deceased",  # paid although dead
+    ("person", "reg_status"): "death_date",  # still 正常 in 户籍 although dead: the certificate
+    ("person", "receiving_benefits"): "death_date",  # paid although dead: the certificate
     ("person", "id_number"): "name",  # a number that fails its check: the person's records
 }
 MAX_FORM_BYTES = 64 * 1024
@@ -273,7 +273,10 @@ class WebApp:
                 if request.method == "POST":
                     if not _origin_ok(request):
                         raise Forbidden("cross-site request refused")
-                    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+                    length = request.headers.get("content-length")
+                    if length is None or not length.isdigit():  # no unbounded bodies
+                        raise Forbidden("a form needs its Content-Length", 411)
+                    if int(length) > MAX_FORM_BYTES:
                         raise Forbidden("form too large", 413)
                 if not public:
                     s = self._session_of(request)
