@@ -20,8 +20,6 @@ import re
 import secrets
 import ssl
 import struct
-import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from sqlglot.tokens import TokenType
 from jobs.platform.delta import lake_tables
 from jobs.platform.policy import role_limits
 from jobs.serving.auth import logins
+from jobs.serving.auth.limits import LoginLimiter
 from jobs.serving.auth.scram import MECHANISM, ScramError, ScramServer, Verifier, dummy_verifier
 from jobs.serving.auth.users import UsersCache, UsersFileError
 from jobs.serving.server import types as pgt
@@ -54,7 +53,6 @@ SSL_REQUEST, GSSENC_REQUEST, CANCEL_REQUEST = 80877103, 80877104, 80877102
 MAX_STARTUP = 10_000  # PostgreSQL's own limit for a startup packet
 MAX_MESSAGE = 1 << 20  # 1 MiB for any message after startup
 AUTH_TIMEOUT_S = 30.0
-FAILURES_ALLOWED, FAILURE_WINDOW_S, BACKOFF_S = 5, 60.0, 60.0
 ROWS_PER_CHUNK = 1000
 MAX_CONNECTIONS = 512  # open sockets at once, authenticated or not
 
@@ -319,8 +317,7 @@ class SqlServer:
         self.executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="govlake-sql")
         self.connections: dict[int, Connection] = {}  # by backend pid
         self.active: dict[str, int] = {}  # open sessions per user
-        self.failures: dict[tuple[str, str], deque[float]] = {}
-        self.blocked_until: dict[tuple[str, str], float] = {}
+        self.limiter = LoginLimiter()
         self._audit_lock = asyncio.Lock()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
@@ -373,27 +370,6 @@ class SqlServer:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     # -- failed-login rate limiting ------------------------------------------------------
-
-    def is_blocked(self, key: tuple[str, str]) -> bool:
-        until = self.blocked_until.get(key)
-        if until is None:
-            return False
-        if time.monotonic() < until:
-            return True
-        del self.blocked_until[key]
-        return False
-
-    def failed(self, key: tuple[str, str]) -> None:
-        now = time.monotonic()
-        window = self.failures.setdefault(key, deque())
-        window.append(now)
-        while window and window[0] < now - FAILURE_WINDOW_S:
-            window.popleft()
-        if len(window) >= FAILURES_ALLOWED:
-            self.blocked_until[key] = now + BACKOFF_S
-            window.clear()
-        if len(self.failures) > 100_000:  # bound memory under a spray of names
-            self.failures.clear()
 
     async def audit_login(self, row: logins.LoginRow) -> None:
         async with self._audit_lock:
@@ -576,7 +552,7 @@ class Connection:
             await self._refuse("TLS is required", "28000", "TLS required but not used")
         key = (name, self.client_addr)
         generic = f'password authentication failed for user "{name}"'
-        if self.server.is_blocked(key):
+        if self.server.limiter.blocked(*key):
             await self._refuse(generic, "28P01", "too many failed logins (back-off)")
         try:
             user = self.server.users.get(name)
@@ -587,7 +563,7 @@ class Connection:
         if user is not None and not user.disabled:
             verifier = Verifier.parse(user.verifier)
         if not await self._scram(verifier):
-            self.server.failed(key)
+            self.server.limiter.failed(*key)
             reason = (
                 "unknown user"
                 if user is None

@@ -42,6 +42,7 @@ from jobs.pipeline.quality.rules.common import DIMENSIONS
 from jobs.platform.config import catalog
 from jobs.platform.policy import Grant, grant, mask_value
 from jobs.serving.auth import logins
+from jobs.serving.auth.limits import LoginLimiter
 from jobs.serving.auth.scram import Verifier, dummy_verifier, verify_password
 from jobs.serving.auth.users import UsersCache, UsersFileError
 from jobs.serving.lookup.trace import TraceError, trace, trace_masks
@@ -49,7 +50,6 @@ from jobs.serving.sql import audit
 from jobs.serving.web.security import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    LoginLimiter,
     Session,
     Sessions,
     same,
@@ -129,7 +129,7 @@ class Workbench:
         self.data = WorkbenchData(config.lake)
         self.users = UsersCache(config.users_file)
         self.sessions = Sessions(idle_s=config.idle_s)
-        self.limiter = LoginLimiter()
+        self.limiter = LoginLimiter(address_allowed=20)  # any names, from one address
         self.env = Environment(
             loader=PackageLoader("jobs.serving.web", "templates"),
             autoescape=select_autoescape(["html", "j2"]),

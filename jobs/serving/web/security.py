@@ -17,15 +17,10 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 SESSION_COOKIE = "__Host-govlake"
 LOGIN_COOKIE = "__Host-govlake-login"
-
-# as the SQL server (jobs/serving/server/pgwire.py): 5 failures a minute, then a minute's wait
-FAILURES_ALLOWED, FAILURE_WINDOW_S, BACKOFF_S = 5, 60.0, 60.0
-ADDRESS_FAILURES_ALLOWED = 20  # any names, from one address, per window
 
 
 def token() -> str:
@@ -94,38 +89,3 @@ class Sessions:
         for t, s in list(self._by_token.items()):
             if now - s.seen > self.idle_s or now - s.created > self.max_s:
                 self._by_token.pop(t, None)
-
-
-class LoginLimiter:
-    """Failed logins per (user, address) and per address, in a sliding window."""
-
-    def __init__(self):
-        self._fail: dict[tuple[str, str], deque[float]] = {}
-        self._blocked: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, user: str, addr: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(self._blocked.get(k, 0.0) > now for k in ((user, addr), ("", addr)))
-
-    def failed(self, user: str, addr: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._fail) > 100_000:  # bound memory under a spray of names
-                self._fail.clear()
-            for key, allowed in (
-                ((user, addr), FAILURES_ALLOWED),
-                (("", addr), ADDRESS_FAILURES_ALLOWED),
-            ):
-                window = self._fail.setdefault(key, deque())
-                window.append(now)
-                while window and window[0] < now - FAILURE_WINDOW_S:
-                    window.popleft()
-                if len(window) >= allowed:
-                    self._blocked[key] = now + BACKOFF_S
-                    window.clear()
-
-    def succeeded(self, user: str, addr: str) -> None:
-        with self._lock:
-            self._fail.pop((user, addr), None)
