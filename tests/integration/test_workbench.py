@@ -287,3 +287,13 @@ def test_form_bodies_are_bounded(site):
     assert c.post("/login", content=b"a=" + b"x" * 70_000, headers=form).status_code == 413
     chunks = (b"username=x&password=" + b"y" * 100 for _ in range(3))
     assert c.post("/login", content=chunks, headers=form).status_code == 411
+
+
+def test_what_people_write_is_shown_as_text(site):
+    liaison, officer = client(site, "liaison-gaj"), client(site, "officer")
+    fid = open_finding(officer, "gaj", n=4)
+    hostile = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'"
+    assert act(liaison, fid, "dispute", hostile).status_code == 200
+    page = officer.get(f"/findings/{fid}").text
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
