@@ -3,7 +3,6 @@ generated city ingested once, which the integration tests read."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -135,38 +134,26 @@ def city_lake(spark, tmp_path_factory):
 @pytest.fixture(scope="session")
 def cli_city(tmp_path_factory):
     """A city of twenty thousand generated and run through the command line, as a user does
-    (shared with the quality acceptance tests: one run of the whole pipeline, whichever
-    pytest-xdist worker asks first; read it, never write it)."""
+    (shared with the quality acceptance tests: one run of the whole pipeline)."""
+    root = tmp_path_factory.mktemp("cli-city")
+    landing, lake = root / "landing", root / "lake"
     cli = [sys.executable, "-m", "jobs.serving.cli"]
-
-    def build(target: Path) -> None:
-        target.mkdir(parents=True)
-        landing, lake = target / "landing", target / "lake"
-        gen = subprocess.run(
-            [sys.executable, "-m", "samplecity", "--persons", "20000", "--days", "3"]
-            + ["--seed", "11", "--out", str(landing)],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=Path(__file__).resolve().parents[1],  # the generator runs from a checkout
-        )
-        assert gen.returncode == 0, gen.stderr
-        run = subprocess.run(
-            [*cli, "run", "--landing", str(landing), "--lake", str(lake)],
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        (target / "run.json").write_text(
-            json.dumps(
-                {"args": run.args, "code": run.returncode, "out": run.stdout, "err": run.stderr}
-            )
-        )
-
-    target = shared_city.built_once(_shared_root(tmp_path_factory), "cli-city", build)
-    r = json.loads((target / "run.json").read_text())
-    run = subprocess.CompletedProcess(r["args"], r["code"], r["out"], r["err"])
-    return target / "landing", target / "lake", run
+    gen = subprocess.run(
+        [sys.executable, "-m", "samplecity", "--persons", "20000", "--days", "3", "--seed", "11"]
+        + ["--out", str(landing)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).resolve().parents[1],  # the generator runs from a checkout
+    )
+    assert gen.returncode == 0, gen.stderr
+    run = subprocess.run(
+        [*cli, "run", "--landing", str(landing), "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    return landing, lake, run
 
 
 @pytest.fixture(scope="session")
