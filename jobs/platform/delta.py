@@ -8,10 +8,14 @@ exception", delta-io/delta-rs#2184); command-line tools that read this way exit 
 from __future__ import annotations
 
 import datetime as dt
+import random
+import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable, QueryBuilder
+from deltalake import DeltaTable, QueryBuilder, write_deltalake
+from deltalake.exceptions import CommitFailedError
 
 
 def read_table(path: str | Path, version: int | None = None) -> pa.Table:
@@ -101,3 +105,71 @@ def unreadable_files(path: str | Path, version: int) -> list[str]:
         return [f"{type(e).__name__}: {e}"]
     local = [unquote(u.path) for u in map(urlparse, files) if u.scheme in ("", "file")]
     return [f for f in local if not Path(f).exists()]
+
+
+class _GroupCommit:
+    """Appends of one table, committed together (group commit): the audit tables and the
+    workbench's actions, appended while a run may hold the writer lease.
+
+    Each caller queues its rows and returns only once a commit holding them succeeded (or raises
+    if it failed), so a query still returns no result whose audit row is not written. While one
+    caller commits, the rows of the others gather and go in the next commit: a busy server makes
+    a few commits a second, not one per query, and concurrent appends of one process never race
+    each other. Appends from other processes can still conflict: those are retried.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+        self._queue: list[tuple[pa.Table, dict]] = []
+        self._leader = False
+        self._done = threading.Condition(self._lock)
+        self._generation = 0  # commits finished
+        self._errors: dict[int, BaseException] = {}
+
+    def append(self, rows: pa.Table, schema_mode: str | None = None) -> None:
+        with self._lock:
+            item = (rows, {"error": None, "done": False})
+            self._queue.append(item)
+            while not item[1]["done"]:
+                if not self._leader:
+                    self._leader = True
+                    batch, self._queue = self._queue, []
+                    self._lock.release()
+                    try:
+                        error = self._commit([b for b, _ in batch], schema_mode)
+                    finally:
+                        self._lock.acquire()
+                        self._leader = False
+                    for _, state in batch:
+                        state["done"], state["error"] = True, error
+                    self._done.notify_all()
+                else:
+                    self._done.wait()
+            if item[1]["error"] is not None:
+                raise item[1]["error"]
+
+    def _commit(self, tables: list[pa.Table], schema_mode: str | None) -> BaseException | None:
+        data = pa.concat_tables(tables, promote_options="default")
+        for attempt in range(8):
+            try:
+                write_deltalake(self.path, data, mode="append", schema_mode=schema_mode)
+                return None
+            except CommitFailedError as e:  # another process committed the same version
+                error: BaseException = e
+                time.sleep(0.02 * (2**attempt) * (0.5 + random.random()))
+            except Exception as e:  # noqa: BLE001 - handed to every waiting caller
+                return e
+        return error
+
+
+_WRITERS: dict[str, _GroupCommit] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def append_rows(path: str, rows: pa.Table, *, schema_mode: str | None = None) -> None:
+    """Append ``rows`` to the Delta table at ``path``, in a group commit with the appends
+    other threads of this process make at the same time."""
+    with _WRITERS_LOCK:
+        writer = _WRITERS.setdefault(path, _GroupCommit(path))
+    writer.append(rows, schema_mode)

@@ -586,31 +586,14 @@ def sql(
         interactive(session, dialect, fmt=fmt)
 
 
-from jobs.serving.server.cli import serve, users  # noqa: E402
+from jobs.serving.server.cli import listening, serve, users  # noqa: E402
 
 main.add_command(users)
 main.add_command(serve)
 
 
 @serve.command("web")
-@click.option(
-    "--lake",
-    "lake_dir",
-    default="var/lake",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--users",
-    "users_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The users file (govlake users add ...), shared with `serve sql`.",
-)
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@listening(port=8800)
 @click.option(
     "--proxied",
     is_flag=True,

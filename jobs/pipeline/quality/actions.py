@@ -18,7 +18,6 @@ the decision took effect (:func:`dismissed_counts`).
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 from pyspark.sql import functions as F
 
+from jobs.platform.delta import append_rows
 from jobs.platform.lake import Lake
 
 TABLE = "quality.finding_actions"
@@ -136,11 +136,8 @@ def table_path(lake_root: str | Path) -> str:
 
 
 def append(lake_root: str | Path, rows: list[dict]) -> None:
-    """Append action rows (creating the table on first use). Concurrent appends are retried:
-    they never conflict in Delta, only the log entry's number does."""
-    from deltalake import write_deltalake
-    from deltalake.exceptions import CommitFailedError
-
+    """Append action rows (creating the table on first use), in a group commit retried on
+    conflict with other processes (jobs/platform/delta.py append_rows)."""
     from lineage.recorder import code_version
 
     full = [
@@ -152,15 +149,7 @@ def append(lake_root: str | Path, rows: list[dict]) -> None:
         }
         for r in rows
     ]
-    data = pa.Table.from_pylist(full, schema=SCHEMA)
-    for attempt in range(20):
-        try:
-            write_deltalake(table_path(lake_root), data, mode="append")
-            return
-        except CommitFailedError:
-            if attempt == 19:
-                raise
-            time.sleep(0.05 * (attempt + 1))
+    append_rows(table_path(lake_root), pa.Table.from_pylist(full, schema=SCHEMA))
 
 
 def read_arrow(lake_root: str | Path) -> pa.Table:

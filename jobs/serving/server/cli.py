@@ -123,19 +123,43 @@ def serve() -> None:
     """Serve the lake to other programs."""
 
 
+def listening(port: int):
+    """The options every server of the lake takes: the lake, where to listen, the users file
+    and a TLS certificate (``serve sql``, ``serve web``)."""
+
+    def wrap(command):
+        for option in reversed(
+            (
+                click.option(
+                    "--lake",
+                    "lake_dir",
+                    default="var/lake",
+                    show_default=True,
+                    type=click.Path(file_okay=False, path_type=Path),
+                ),
+                click.option(
+                    "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+                ),
+                click.option(
+                    "--port", default=port, show_default=True, type=click.IntRange(0, 65535)
+                ),
+                _USERS_OPTION,
+                click.option(
+                    "--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+                ),
+                click.option(
+                    "--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+                ),
+            )
+        ):
+            command = option(command)
+        return command
+
+    return wrap
+
+
 @serve.command("sql")
-@click.option(
-    "--lake",
-    "lake_dir",
-    default="var/lake",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5433, show_default=True, type=click.IntRange(0, 65535))
-@_USERS_OPTION
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@listening(port=5433)
 @click.option("--require-tls", is_flag=True, help="Refuse clients that do not use TLS.")
 def serve_sql(*, lake_dir, host, port, users_path, tls_cert, tls_key, require_tls) -> None:
     """A PostgreSQL-protocol server over the lake (psql, JDBC, psycopg, BI tools)."""

@@ -26,6 +26,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -267,8 +268,6 @@ class WebApp:
         """Wrap a handler: session, fresh data, errors as pages, security headers."""
 
         async def endpoint(request: Request) -> Response:
-            from starlette.concurrency import run_in_threadpool
-
             try:
                 if request.method == "POST":
                     if not _origin_ok(request):
@@ -354,8 +353,6 @@ class WebApp:
         return response
 
     async def login(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         form = await request.form()
         name = str(form.get("username", "")).strip()[:64]
         password = str(form.get("password", ""))[:1024]
@@ -446,8 +443,6 @@ class WebApp:
 
     # ------------------------------------------------------------------ pages
     async def dashboard(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         ctx = await run_in_threadpool(self._dashboard)
         await run_in_threadpool(
             self.wb.audit, request, what="GET /", tables=["quality.scores", "quality.findings"],
@@ -455,15 +450,25 @@ class WebApp:
         )  # fmt: skip
         return self.wb.render(request, "dashboard.html.j2", **ctx)
 
+    def _trend(self, scope: str, scope_id: str) -> list[tuple[str, float]]:
+        """(date, overall score) of one scope over the published dates, as the workbench
+        scores them (upheld disputes out)."""
+        out = []
+        for day in self.wb.data.score_dates():
+            sc = self.wb.data.scores(day)
+            p = sc[
+                (sc["scope"] == scope)
+                & (sc["scope_id"] == scope_id)
+                & (sc["dimension"] == "overall")
+            ]
+            if len(p):
+                out.append((str(day), float(p["score"].iloc[0])))
+        return out
+
     def _dashboard(self) -> dict:
         d = self.wb.data
         today = d.scores()
-        trend = []
-        for day in d.score_dates():
-            sc = d.scores(day)
-            p = sc[(sc["scope"] == "platform") & (sc["dimension"] == "overall")]
-            if len(p):
-                trend.append((str(day), float(p["score"].iloc[0])))
+        trend = self._trend("platform", "platform")
         platform = trend[-1][1] if trend else None
         counts = {r["department_id"]: r for r in d.counts_by_department()}
         departments = []
@@ -487,8 +492,6 @@ class WebApp:
         }
 
     async def department(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         dep_id = request.path_params["dep"]
         s: Session = request.state.session
         names = dict(_departments())
@@ -506,16 +509,7 @@ class WebApp:
     def _department(self, dep_id: str, name: str) -> dict:
         d = self.wb.data
         today = d.scores()
-        trend = []
-        for day in d.score_dates():
-            sc = d.scores(day)
-            p = sc[
-                (sc["scope"] == "department")
-                & (sc["scope_id"] == name)
-                & (sc["dimension"] == "overall")
-            ]
-            if len(p):
-                trend.append((str(day), float(p["score"].iloc[0])))
+        trend = self._trend("department", name)
         sources = [(s, e.resource_name) for s, e in catalog().items() if e.department_id == dep_id]
         source_rows = [
             {
@@ -540,8 +534,6 @@ class WebApp:
         }
 
     async def findings(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         s: Session = request.state.session
         reader = _grant(s)
         if s.division:
@@ -583,8 +575,6 @@ class WebApp:
         )  # fmt: skip
 
     async def finding(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         s: Session = request.state.session
         reader = _grant(s)
         fid = request.path_params["fid"]
@@ -669,8 +659,6 @@ class WebApp:
         }, None
 
     async def act(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         s: Session = request.state.session
         fid = request.path_params["fid"]
         form = await request.form()
@@ -737,8 +725,6 @@ class WebApp:
             return self.wb.data.status_of(fid)["state"]
 
     async def download(self, request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         s: Session = request.state.session
         reader = _grant(s)
         dep_id, fmt = request.path_params["dep"], request.path_params["fmt"]
@@ -774,9 +760,7 @@ class WebApp:
             )
             .df()
         )
-        if frame.empty:
-            frame = pd.DataFrame(columns=[*frame.columns])
-        lists = write_lists(frame, folder, reader=reader) if len(frame) else {}
+        lists = write_lists(frame, folder, reader=reader)
         if not lists:  # an empty list is still a list: the header alone
             from jobs.serving.export import save_csv, save_xlsx
             from jobs.serving.workbench.present import LIST_COLUMNS
