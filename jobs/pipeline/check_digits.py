@@ -60,15 +60,41 @@ def uscc_check_chars(bodies: np.ndarray) -> np.ndarray:
     return np.array(list(USCC_ALPHABET))[(31 - total % 31) % 31]
 
 
-def mod_37_36_check_chars(bodies: np.ndarray, width: int) -> np.ndarray:
-    """ISO 7064 MOD 37,36 check characters (GB/T 36904 licence identifiers)."""
-    v = _values(_char_matrix(bodies, width), ALNUM36)
+def _mod_37_36(v: np.ndarray) -> np.ndarray:
+    """ISO 7064 MOD 37,36 check values (0-35) for an (n, width) array of character values."""
     m = 36
     check = np.full(len(v), m // 2, dtype=np.int64)
-    for i in range(width):
+    for i in range(v.shape[1]):
         check = (np.where(check == 0, m, check) * 2 % (m + 1) + v[:, i]) % m
-    out = (1 - np.where(check == 0, m, check) * 2 % (m + 1)) % m
-    return np.array(list(ALNUM36))[out]
+    return (1 - np.where(check == 0, m, check) * 2 % (m + 1)) % m
+
+
+def mod_37_36_check_chars(bodies: np.ndarray, width: int) -> np.ndarray:
+    """ISO 7064 MOD 37,36 check characters (GB/T 36904 licence identifiers)."""
+    return np.array(list(ALNUM36))[_mod_37_36(_values(_char_matrix(bodies, width), ALNUM36))]
+
+
+def mod_37_36_check_bytes(bodies: np.ndarray) -> np.ndarray:
+    """The same check characters, as ASCII bytes, for an (n, width) uint8 array of ASCII bodies
+    of ``0-9A-Z`` (what a vectorised reader gives without building Python strings). One step
+    of the recurrence depends only on (carry, character value), both below 36: it is a table,
+    and each character position costs one lookup over small integers."""
+    alphabet = np.frombuffer(ALNUM36.encode(), dtype=np.uint8)
+    lut = np.full(256, 255, dtype=np.uint8)
+    lut[alphabet] = np.arange(36, dtype=np.uint8)
+    v = lut[bodies]
+    if (v == 255).any():
+        raise ValueError(f"characters outside {ALNUM36!r}")
+    m = 36
+    carry = np.arange(m)
+    step = ((np.where(carry == 0, m, carry) * 2 % (m + 1))[:, None] + carry[None, :]) % m
+    step = step.astype(np.uint16).ravel()  # step[carry * 36 + value]
+    columns = np.ascontiguousarray(v.T, dtype=np.uint16)
+    check = np.full(len(v), m // 2, dtype=np.uint16)
+    for value in columns:
+        check = step[check * m + value]
+    out = (1 - np.where(check == 0, m, check).astype(np.int64) * 2 % (m + 1)) % m
+    return alphabet[out]
 
 
 @lru_cache(maxsize=1)

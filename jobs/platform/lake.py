@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -138,6 +139,8 @@ class Lake:
         self._job_dir: Path | None = None  # the current run's staging sub-folder
         self._undo: dict[str, int | None] | None = None  # see all_or_nothing
         self._leased = False  # whether this object took the writer lease (jobs/platform/lease.py)
+        self._handles: dict[str, DeltaTable] = {}  # see _delta
+        self._handles_lock = threading.Lock()
 
     @classmethod
     def published(
@@ -170,7 +173,27 @@ class Lake:
 
     def version(self, table: str) -> int | None:
         """The table's current Delta version, or None when it does not exist."""
-        return DeltaTable(self.path(table)).version() if self.exists(table) else None
+        return self._delta(table).version() if self.exists(table) else None
+
+    def _delta(self, table: str) -> DeltaTable:
+        """The table's delta-rs handle at its latest version. Opening a table reads its whole
+        log (a few milliseconds, and a date asks for versions and schemas hundreds of times);
+        a handle kept from an earlier call reads only the commits made since. Only a table
+        removed and created anew could leave a handle ahead of its log: the one place that
+        removes tables (``_roll_back``) forgets every handle."""
+        return self._handle(self.path(table))
+
+    def _handle(self, path: str) -> DeltaTable:
+        with self._handles_lock:  # the servers share one Lake between threads
+            handle = self._handles.get(path)
+            if handle is not None:
+                try:
+                    handle.update_incremental()
+                    return handle
+                except Exception:  # the table went away or its log was rewritten: open anew
+                    del self._handles[path]
+            handle = self._handles[path] = DeltaTable(path)
+            return handle
 
     def readable(self, table: str, version: int) -> bool:
         """Whether the table can still be read at ``version`` (its log gives it and, on a
@@ -284,7 +307,7 @@ class Lake:
         """
         if not self.exists(table):
             return df, False
-        target = DeltaTable(self.path(table)).schema().to_arrow()
+        target = self._delta(table).schema().to_arrow()
         spark_types = {f.name: f.dataType for f in self.read_schema(table).fields}
         have = set(df.columns)
         cols = [
@@ -391,10 +414,16 @@ class Lake:
         joined = self.checkpoint(new.join(old, keys, "left"), f"changes-{table}")
         same = F.col("_old_hash").isNotNull() & (F.col("_old_hash") == F.col("_row_hash"))
         changed = joined.filter(~same).select(*new.columns)
-        gone = self.checkpoint(
-            old.join(joined.select(*keys), keys, "left_anti").select(*keys), f"deletes-{table}"
-        )
-        counts = {"inserted_or_updated": changed.count(), "deleted": gone.count()}
+        # both counts in one pass over the join: an old row is deleted when no new row has its
+        # key (keys identify rows, as the MERGE requires), so deleted = old rows - matched ones;
+        # the deleted keys themselves are materialised only for the MERGE, which needs them
+        tally = joined.agg(
+            F.count(F.when(~same, 1)).alias("changed"), F.count("_old_hash").alias("matched")
+        ).first()
+        counts = {
+            "inserted_or_updated": int(tally["changed"]),
+            "deleted": old.count() - int(tally["matched"]),
+        }
         if any(counts.values()) and self._rewrite_is_cheaper(table, counts):
             # unchanged rows keep when they last changed: the table the MERGE would give
             # (its columns' lineage is new's, derived above: not the join's with the table)
@@ -408,7 +437,12 @@ class Lake:
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         # two statements: Sail does not resolve source columns in MERGE conditions
         if counts["deleted"]:
-            self._merge_sql(gone, table, f"ON {on} WHEN MATCHED THEN DELETE")
+            gone = old.join(joined.select(*keys), keys, "left_anti").select(*keys)
+            self._merge_sql(
+                self.checkpoint(gone, f"deletes-{table}"),
+                table,
+                f"ON {on} WHEN MATCHED THEN DELETE",
+            )
         if counts["inserted_or_updated"]:
             cols = [*value_cols, "_row_hash", "_changed_on"]
             sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
@@ -433,7 +467,7 @@ class Lake:
         one write of the table is cheaper (a full snapshot re-delivered in new files re-keys
         every reference to it, and MERGE would delete and re-insert most of the links)."""
         touched = counts["inserted_or_updated"] + counts["deleted"]
-        dtab = DeltaTable(self.path(table))
+        dtab = self._delta(table)
         if dtab.metadata().partition_columns:
             return False
         import pyarrow as pa
@@ -516,6 +550,7 @@ class Lake:
 
     def _roll_back(self, before: dict[str, int | None]) -> list[str]:
         problems = []
+        self._handles.clear()
         for table, version in before.items():
             try:
                 if version is None:
@@ -554,7 +589,7 @@ class Lake:
         table = f"{folder.parent.name}.{folder.name}"
         if not DeltaTable.is_deltatable(str(folder)):
             return None
-        leaves = [p for p, _ in delta.leaf_fields(DeltaTable(str(folder)).schema())]
+        leaves = [p for p, _ in delta.leaf_fields(self._handle(str(folder)).schema())]
         return column_lineage.table_columns(table, leaves)
 
     def _derive(self, table: str, df: DataFrame) -> None:
@@ -632,7 +667,7 @@ class Lake:
             return None
         import pyarrow as pa
 
-        return [(f.name, str(f.type)) for f in pa.schema(DeltaTable(self.path(table)).schema())]
+        return [(f.name, str(f.type)) for f in pa.schema(self._delta(table).schema())]
 
     def _persist_column_edges(self, record: RunRecord) -> None:
         """Replace the column edges of the tables the run wrote, when they changed.

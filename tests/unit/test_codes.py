@@ -62,6 +62,17 @@ def test_mod_37_36_matches_stdnum():
         assert mod_37_36.is_valid(x + c)
 
 
+def test_mod_37_36_over_bytes_matches_stdnum():
+    from jobs.pipeline.check_digits import mod_37_36_check_bytes
+
+    r = random.Random(4)
+    for width in (1, 23, 50):
+        xs = ["".join(r.choice(ALNUM36) for _ in range(width)) for _ in range(500)]
+        bodies = np.frombuffer("".join(xs).encode(), dtype=np.uint8).reshape(len(xs), width)
+        for x, c in zip(xs, mod_37_36_check_bytes(bodies), strict=True):
+            assert chr(c) == mod_37_36.calc_check_digit(x)
+
+
 def test_division_codes_come_from_gbt2260_and_include_the_city():
     codes = division_codes()
     assert set(CITY_COUNTIES) <= set(codes)

@@ -33,6 +33,7 @@ def test_licence_identifier_check_agrees_with_python_stdnum():
         i = int(rng.integers(15, len(u)))
         values.append(u[:i] + ("7" if u[i] != "7" else "8") + u[i + 1 :])
     values += [uids[0].replace(".", "", 1), uids[1].lower(), "", None, "garbage", uids[2][:-1]]
+    values += [uids[3] + "\n", " " + uids[4], uids[5] + "．"]  # no trailing line end, no padding
     got = licence_ok(pd.Series(values, dtype=object))
     want = [_stdnum_ok(v) for v in values]
     assert got.tolist() == want

@@ -31,25 +31,54 @@ from pyspark.sql.functions import pandas_udf
 
 from jobs.pipeline import standardise as S
 
-SHAPE = r"^1\.2\.156\.3005\.2\.([0-9A-Z]+)\.([0-9A-Z]{18})\.([0-9A-Z]+)\.([0-9]{3})\.([0-9A-Z])$"
+SHAPE = (  # GB/T 36904; extract_regex (Arrow) requires the groups named
+    r"^1\.2\.156\.3005\.2\.(?P<t>[0-9A-Z]+)\.(?P<i>[0-9A-Z]{18})\.(?P<s>[0-9A-Z]+)"
+    r"\.(?P<v>[0-9]{3})\.(?P<c>[0-9A-Z])$"
+)
 
 
 def licence_ok(values: pd.Series) -> pd.Series:
-    """Vectorised GB/T 36904 check (numpy MOD 37,36 per body length; the numpy check is tested
-    against python-stdnum's iso7064.mod_37_36)."""
-    from jobs.pipeline.check_digits import mod_37_36_check_chars
+    """Vectorised GB/T 36904 check: the shape by Arrow's regex kernel, then numpy MOD 37,36 over
+    the bodies' bytes, one pass per body length (tested against python-stdnum's
+    iso7064.mod_37_36). No Python string is built per value: at a million licences that was
+    most of the licence suite's time."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    parts = values.astype("string").str.extract(SHAPE)
-    ok = pd.Series(False, index=values.index)
-    shaped = parts[0].notna()
-    if not shaped.any():
-        return ok
-    body = (parts[0] + parts[1] + parts[2] + parts[3])[shaped]
-    check = parts[4][shaped]
-    for width, idx in body.groupby(body.str.len()).groups.items():
-        expected = mod_37_36_check_chars(body[idx].to_numpy(dtype=f"U{width}"), int(width))
-        ok[idx] = expected == check[idx].to_numpy(dtype=str)
-    return ok
+    from jobs.pipeline.check_digits import mod_37_36_check_bytes
+
+    ok = np.zeros(len(values), dtype=bool)
+    arr = pa.Array.from_pandas(values)
+    if not pa.types.is_string(arr.type):  # large_string, or all-null or non-string input
+        arr = pc.cast(arr, pa.string()) if not pa.types.is_null(arr.type) else None
+    if arr is None or len(arr) == 0:
+        return pd.Series(ok, index=values.index)
+    parts = pc.extract_regex(arr, SHAPE)
+    where = np.flatnonzero(parts.is_valid().to_numpy(zero_copy_only=False))
+    if len(where) == 0:
+        return pd.Series(ok, index=values.index)
+    parts = parts.take(pa.array(where))
+    body = pc.binary_join_element_wise(*(parts.field(k) for k in ("t", "i", "s", "v")), "")
+    check = _ascii_matrix(parts.field("c"), 1)[:, 0]
+    lengths = pc.binary_length(body).to_numpy()
+    for width in np.unique(lengths):
+        sel = np.flatnonzero(lengths == width)
+        bodies = _ascii_matrix(body.take(pa.array(sel)), int(width))
+        ok[where[sel]] = mod_37_36_check_bytes(bodies) == check[sel]
+    return pd.Series(ok, index=values.index)
+
+
+def _ascii_matrix(strings, width: int):
+    """An (n, width) uint8 view of a null-free Arrow string array whose values all have
+    ``width`` bytes."""
+    import numpy as np
+
+    strings = strings.combine_chunks() if hasattr(strings, "combine_chunks") else strings
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)
+    start, stop = offsets[strings.offset], offsets[strings.offset + len(strings)]
+    data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[start:stop]
+    return data.reshape(len(strings), width)
 
 
 @cache
