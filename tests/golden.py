@@ -158,6 +158,16 @@ def _sorted(rows) -> list[dict]:
     return sorted(plain, key=lambda r: json.dumps(r, sort_keys=True))
 
 
+def local_checkpoint(spark):
+    """A checkpoint for pure transforms: a frame of its rows. It keeps the plans small, as
+    Lake.checkpoint does in a run (without it a frame used twice is planned twice)."""
+
+    def local(df, _name: str = ""):
+        return spark.createDataFrame(df.collect(), df.schema)
+
+    return local
+
+
 def city_inputs(spark, case: dict):
     """A tiny city's bronze rows through every base library (pure transforms only, no lake):
     the profiles' inputs (ThemeInputs)."""
@@ -174,10 +184,7 @@ def city_inputs(spark, case: dict):
     as_of = case["as_of"]
     where = f"city.cases.yaml: {case['name']}"
 
-    def local(df, _name: str = ""):
-        # a frame of its rows: keeps the plans small, as Lake.checkpoint does in a run
-        return spark.createDataFrame(df.collect(), df.schema)
-
+    local = local_checkpoint(spark)
     given = case.get("current") or {}
     current = {
         s: frame(spark, bronze_schema(s), given.get(s, []), where=f"{where}: current.{s}")

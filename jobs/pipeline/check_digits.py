@@ -31,7 +31,7 @@ def _char_matrix(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def _values(points: np.ndarray, alphabet: str) -> np.ndarray:
-    lut = np.full(128, -1, dtype=np.int64)
+    lut = np.full(128, -1, dtype=np.int8)  # small: millions of characters at a time
     for i, ch in enumerate(alphabet):
         lut[ord(ch)] = i
     out = lut[np.minimum(points, 127)]
@@ -61,12 +61,17 @@ def uscc_check_chars(bodies: np.ndarray) -> np.ndarray:
 
 
 def _mod_37_36(v: np.ndarray) -> np.ndarray:
-    """ISO 7064 MOD 37,36 check values (0-35) for an (n, width) array of character values."""
+    """ISO 7064 MOD 37,36 check values (0-35) for an (n, width) array of character values.
+    One step of the recurrence depends only on (carry, character value), both below 36: it is
+    a table, and each character position costs one lookup over small integers."""
     m = 36
-    check = np.full(len(v), m // 2, dtype=np.int64)
-    for i in range(v.shape[1]):
-        check = (np.where(check == 0, m, check) * 2 % (m + 1) + v[:, i]) % m
-    return (1 - np.where(check == 0, m, check) * 2 % (m + 1)) % m
+    carry = np.arange(m)
+    step = ((np.where(carry == 0, m, carry) * 2 % (m + 1))[:, None] + carry[None, :]) % m
+    step = step.astype(np.uint16).ravel()  # step[carry * 36 + value]
+    check = np.full(len(v), m // 2, dtype=np.uint16)
+    for value in np.ascontiguousarray(v.T, dtype=np.uint16):
+        check = step[check * m + value]
+    return (1 - np.where(check == 0, m, check).astype(np.int64) * 2 % (m + 1)) % m
 
 
 def mod_37_36_check_chars(bodies: np.ndarray, width: int) -> np.ndarray:
@@ -76,25 +81,8 @@ def mod_37_36_check_chars(bodies: np.ndarray, width: int) -> np.ndarray:
 
 def mod_37_36_check_bytes(bodies: np.ndarray) -> np.ndarray:
     """The same check characters, as ASCII bytes, for an (n, width) uint8 array of ASCII bodies
-    of ``0-9A-Z`` (what a vectorised reader gives without building Python strings). One step
-    of the recurrence depends only on (carry, character value), both below 36: it is a table,
-    and each character position costs one lookup over small integers."""
-    alphabet = np.frombuffer(ALNUM36.encode(), dtype=np.uint8)
-    lut = np.full(256, 255, dtype=np.uint8)
-    lut[alphabet] = np.arange(36, dtype=np.uint8)
-    v = lut[bodies]
-    if (v == 255).any():
-        raise ValueError(f"characters outside {ALNUM36!r}")
-    m = 36
-    carry = np.arange(m)
-    step = ((np.where(carry == 0, m, carry) * 2 % (m + 1))[:, None] + carry[None, :]) % m
-    step = step.astype(np.uint16).ravel()  # step[carry * 36 + value]
-    columns = np.ascontiguousarray(v.T, dtype=np.uint16)
-    check = np.full(len(v), m // 2, dtype=np.uint16)
-    for value in columns:
-        check = step[check * m + value]
-    out = (1 - np.where(check == 0, m, check).astype(np.int64) * 2 % (m + 1)) % m
-    return alphabet[out]
+    of ``0-9A-Z`` (what a vectorised reader gives without building Python strings)."""
+    return np.frombuffer(ALNUM36.encode(), dtype=np.uint8)[_mod_37_36(_values(bodies, ALNUM36))]
 
 
 @lru_cache(maxsize=1)

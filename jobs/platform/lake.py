@@ -550,7 +550,8 @@ class Lake:
 
     def _roll_back(self, before: dict[str, int | None]) -> list[str]:
         problems = []
-        self._handles.clear()
+        with self._handles_lock:
+            self._handles.clear()
         for table, version in before.items():
             try:
                 if version is None:

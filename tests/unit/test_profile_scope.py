@@ -15,23 +15,13 @@ import pytest
 
 from jobs.pipeline.themes.profiles import build_person_profile
 from jobs.pipeline.themes.scope import person_profile_scope, restrict
-from tests.golden import _sorted, city_cases, city_inputs
+from tests.golden import _sorted, city_cases, city_inputs, local_checkpoint
 
 FATHER, MOTHER, CHILD = "130902198501011232", "130902198702021242", "130902202606011254"
 
 
 def _family() -> dict:
     return copy.deepcopy(city_cases()[0])
-
-
-def _local(spark):
-    """A checkpoint that materialises a frame as its rows, as Lake.checkpoint does in a run:
-    without it the scope's plan (both dates' inputs) is planned again wherever it is used."""
-
-    def local(df, _name: str = ""):
-        return spark.createDataFrame(df.collect(), df.schema)
-
-    return local
 
 
 _INPUTS: dict[str, object] = {}
@@ -54,7 +44,7 @@ def _inputs(spark, case: dict):
             licence=add(x.licence),
             legal_person=add(x.legal_person),
             findings=add(x.findings),
-            checkpoint=_local(spark),
+            checkpoint=local_checkpoint(spark),
         )
     return _INPUTS[key]
 
@@ -124,7 +114,8 @@ def test_scope_holds_every_changed_profile_and_the_scoped_build_is_the_full_one(
     differ = {p for p in full_old.keys() | full_new.keys() if full_old.get(p) != full_new.get(p)}
     assert differ >= expected, f"the change should alter {expected - differ}"
 
-    scope = _local(spark)(person_profile_scope(old, new, checkpoint=_local(spark)))
+    local = local_checkpoint(spark)
+    scope = local(person_profile_scope(old, new, checkpoint=local))
     in_scope = {r["person_id"] for r in scope.collect()}
     assert differ <= in_scope, f"changed profiles outside the scope: {differ - in_scope}"
     if not expected:

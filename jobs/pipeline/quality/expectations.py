@@ -74,7 +74,6 @@ def _ascii_matrix(strings, width: int):
     ``width`` bytes."""
     import numpy as np
 
-    strings = strings.combine_chunks() if hasattr(strings, "combine_chunks") else strings
     offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)
     start, stop = offsets[strings.offset], offsets[strings.offset + len(strings)]
     data = np.frombuffer(strings.buffers()[2], dtype=np.uint8)[start:stop]
