@@ -61,7 +61,13 @@ def lake(spark, tmp_path):
 
 
 def _shared_root(tmp_path_factory) -> Path:
-    """The run's folder, shared by the xdist workers (each worker's basetemp is inside it)."""
+    """Where the shared sample city is built: ``GOVLAKE_TEST_SHARED`` when set (CI points its
+    test runs at one folder, so that one build serves them all), otherwise the run's folder,
+    shared by the xdist workers (each worker's basetemp is inside it)."""
+    if os.environ.get("GOVLAKE_TEST_SHARED"):
+        root = Path(os.environ["GOVLAKE_TEST_SHARED"])
+        root.mkdir(parents=True, exist_ok=True)
+        return root
     root = tmp_path_factory.getbasetemp()
     return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
 
@@ -79,7 +85,7 @@ def pytest_sessionstart(session):
         return
     if not _needs_city(config.args):
         return
-    root = config._tmp_path_factory.getbasetemp()  # the workers' basetemps are inside it
+    root = _shared_root(config._tmp_path_factory)  # the workers' basetemps are inside it
     config.stash[_BUILDER] = subprocess.Popen(
         [sys.executable, "-m", "tests.shared_city", str(root)],
         cwd=Path(__file__).resolve().parents[1],
