@@ -1,8 +1,12 @@
-"""The suites' vectorised identifier checks give what the Column expressions of
-jobs.pipeline.standardise give, value for value, on valid and hostile values, evaluated in the
-engine as the suites evaluate them."""
+"""The vectorised identifier checks (jobs/pipeline/identifiers.py), evaluated in the engine as the
+base libraries and the suites evaluate them, agree value for value with a per-value reference
+(Python's date arithmetic, and the check characters tested against python-stdnum in
+test_codes.py) on valid and hostile values."""
 
 from __future__ import annotations
+
+import datetime as dt
+import re
 
 import numpy as np
 import pytest
@@ -10,7 +14,7 @@ from pyspark.sql import functions as F
 
 from jobs.pipeline import standardise as S
 from jobs.pipeline.check_digits import id_check_chars, org_check_chars, uscc_check_chars
-from jobs.pipeline.quality.expectations import checked
+from jobs.pipeline.identifiers import checked
 from samplecity.codes import make_ids, make_uscc
 
 HOSTILE = [None, "", " ", "\n", "null", "=1+1", "１１０１", "x" * 40, "\u200b", "中文"]
@@ -38,6 +42,7 @@ def _ids(rng) -> list[str]:
         "19900101", "20000229", "19960229", "19000228", "18900101", "20241231",  # real
         "19000229", "20230229", "19901301", "19900001", "19900100", "19900431",  # not real
         "18891231", "00000000", "99991231", "21000229",  # before 1890; far future; not leap
+        "20240630", "20240701",  # the as-of date of the test, and the day after
     ]  # fmt: skip
     n = 200
     births = np.array([*dates, *rng.choice(dates, n - len(dates))])
@@ -65,33 +70,59 @@ def _usccs(rng) -> list[str]:
     return codes + wrong_org + _mutations(rng, codes[:60], S.USCC_ALPHABET + "IOSVZ") + HOSTILE
 
 
-def _both(spark, values: list[str], expression, check: str) -> tuple[list, list]:
-    df = spark.createDataFrame([(v,) for v in values], "v string")
-    rows = df.select(
-        F.coalesce(expression(F.col("v")), F.lit(False)).alias("expr"),
-        checked(check, F.col("v")).alias("udf"),
-    ).collect()
-    return [r["expr"] for r in rows], [r["udf"] for r in rows]
+def _id_ok(v, as_of: dt.date | None = None) -> bool:
+    if v is None or not re.fullmatch(r"[0-9]{17}[0-9X]", v):
+        return False
+    try:
+        birth = dt.date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        return False
+    return (
+        v[17] == id_check_chars(np.array([v[:17]]))[0]
+        and birth >= dt.date(1890, 1, 1)
+        and (as_of is None or birth <= as_of)
+    )
+
+
+def _uscc_ok(v) -> bool:
+    if v is None or not re.fullmatch(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}", v):
+        return False
+    return (
+        v[17] == uscc_check_chars(np.array([v[:17]]))[0]
+        and v[16] == org_check_chars(np.array([v[8:16]]))[0]
+    )
+
+
+AS_OF = dt.date(2024, 6, 30)
 
 
 @pytest.mark.parametrize(
-    ("check", "values", "expression"),
+    ("name", "values", "column", "reference"),
     [
-        ("id_number", _ids, S.id_is_valid),
-        ("uscc", _usccs, S.uscc_is_valid),
-        ("division_code", None, None),
+        ("id_number", _ids, S.id_is_valid, _id_ok),
+        (
+            "id_number as of a date",
+            _ids,
+            lambda c: S.id_is_valid(c, F.lit(AS_OF)),
+            lambda v: _id_ok(v, AS_OF),
+        ),
+        ("uscc", _usccs, S.uscc_is_valid, _uscc_ok),
     ],
 )
-def test_vectorised_checks_give_what_the_expressions_give(spark, check, values, expression):
-    rng = np.random.default_rng(11)
-    if check == "division_code":
-        from jobs.pipeline.check_digits import division_codes
-
-        codes = sorted(division_codes())
-        data = codes[:50] + ["130900", "130901", "999999", "13090", "1309021", "130902 "] + HOSTILE
-        expression = lambda c: c.isin(*codes)  # noqa: E731  (the expression the suites had)
-    else:
-        data = values(rng)
-    want, got = _both(spark, data, expression, check)
+def test_vectorised_checks_agree_with_a_per_value_reference(spark, name, values, column, reference):
+    data = values(np.random.default_rng(11))
+    df = spark.createDataFrame([(v,) for v in data], "v string")
+    got = [r[0] for r in df.select(column(F.col("v"))).collect()]
+    want = [reference(v) for v in data]
     assert got == want, [(v, w, g) for v, w, g in zip(data, want, got, strict=True) if w != g]
     assert min(sum(want), len(want) - sum(want)) >= 15  # many valid values, and many invalid
+
+
+def test_division_codes_are_those_of_the_table(spark):
+    from jobs.pipeline.check_digits import division_codes
+
+    codes = sorted(division_codes())
+    data = codes[:50] + ["130900", "130901", "999999", "13090", "1309021", "130902 "] + HOSTILE
+    df = spark.createDataFrame([(v,) for v in data], "v string")
+    got = [r[0] for r in df.select(checked("division_code", F.col("v"))).collect()]
+    assert got == [v in set(codes) for v in data]

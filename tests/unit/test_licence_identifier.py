@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 from stdnum.iso7064 import mod_37_36
 
-from jobs.pipeline.quality.expectations import licence_ok
+from jobs.pipeline.identifiers import licence_ok
 from samplecity.events import licence_uids
 
 PREFIX = "1.2.156.3005.2."
