@@ -10,7 +10,6 @@ import numpy as np
 
 from jobs.pipeline.check_digits import (  # noqa: F401  (re-exported for the generator's modules)
     ALNUM36,
-    ID_CHECK,
     ID_WEIGHTS,
     ORG_WEIGHTS,
     USCC_ALPHABET,

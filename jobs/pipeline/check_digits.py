@@ -17,7 +17,6 @@ from functools import lru_cache
 import numpy as np
 
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-ID_CHECK = np.array(list("10X98765432"))
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
 ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
@@ -40,24 +39,48 @@ def _values(points: np.ndarray, alphabet: str) -> np.ndarray:
     return out
 
 
+class _Scheme:
+    """A weighted-sum check character: the body's character values times the weights, summed,
+    modulo ``modulus``, index the scheme's table of check characters."""
+
+    def __init__(self, alphabet: str, weights: np.ndarray, modulus: int, checks: str):
+        self.alphabet, self.weights, self.modulus = alphabet, weights, modulus
+        self.chars = np.array(list(checks))
+        self.bytes = np.frombuffer(checks.encode(), dtype=np.uint8)
+
+    def index(self, points: np.ndarray) -> np.ndarray:
+        """Indices into the table for an (n, width) array of character points or bytes."""
+        return (_values(points, self.alphabet) * self.weights).sum(axis=1) % self.modulus
+
+
+# GB 11643: ISO 7064 MOD 11-2. GB 11714: 11 - sum % 11, with 10 → X and 11 → 0. GB 32100:
+# (31 - sum % 31) % 31 in the credit-code alphabet. Each table is indexed by sum % modulus.
+ID = _Scheme("0123456789", ID_WEIGHTS, 11, "10X98765432")
+ORG = _Scheme(ALNUM36, ORG_WEIGHTS, 11, "0X987654321")
+USCC = _Scheme(
+    USCC_ALPHABET, USCC_WEIGHTS, 31, "".join(USCC_ALPHABET[(31 - r) % 31] for r in range(31))
+)
+
+
 def id_check_chars(bodies: np.ndarray) -> np.ndarray:
     """GB 11643 (ISO 7064 MOD 11-2) check characters for 17-digit ID number bodies."""
-    d = _values(_char_matrix(bodies, 17), "0123456789")
-    return ID_CHECK[(d * ID_WEIGHTS).sum(axis=1) % 11]
+    return ID.chars[ID.index(_char_matrix(bodies, 17))]
 
 
 def org_check_chars(bodies: np.ndarray) -> np.ndarray:
     """GB 11714 organisation code check characters for 8-character bodies."""
-    v = _values(_char_matrix(bodies, 8), ALNUM36)
-    c = 11 - (v * ORG_WEIGHTS).sum(axis=1) % 11
-    return np.where(c == 10, "X", np.where(c == 11, "0", c.astype(str)))
+    return ORG.chars[ORG.index(_char_matrix(bodies, 8))]
 
 
 def uscc_check_chars(bodies: np.ndarray) -> np.ndarray:
     """GB 32100 (MOD 31) check characters for 17-character credit code bodies."""
-    v = _values(_char_matrix(bodies, 17), USCC_ALPHABET)
-    total = (v * USCC_WEIGHTS).sum(axis=1)
-    return np.array(list(USCC_ALPHABET))[(31 - total % 31) % 31]
+    return USCC.chars[USCC.index(_char_matrix(bodies, 17))]
+
+
+def check_bytes(scheme: _Scheme, bodies: np.ndarray) -> np.ndarray:
+    """A scheme's check characters, as ASCII bytes, for an (n, width) uint8 array of ASCII
+    bodies (what a vectorised reader gives without building Python strings)."""
+    return scheme.bytes[scheme.index(bodies)]
 
 
 def _mod_37_36(v: np.ndarray) -> np.ndarray:

@@ -32,10 +32,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from jobs.pipeline.check_digits import (
-    ID_WEIGHTS,
-    ORG_WEIGHTS,
-    USCC_ALPHABET,
-    USCC_WEIGHTS,
+    ID,
+    ORG,
+    USCC,
+    check_bytes,
     division_codes,
     mod_37_36_check_bytes,
 )
@@ -47,13 +47,6 @@ SHAPE = (  # GB/T 36904; extract_regex (Arrow) requires the groups named
 ID_SHAPE = r"^[0-9]{17}[0-9X]$"  # the patterns of standardise.id_is_valid and uscc_is_valid
 USCC_SHAPE = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-_USCC_BYTES = np.frombuffer(USCC_ALPHABET.encode(), dtype=np.uint8)
-_USCC_VALUE = np.zeros(256, dtype=np.int64)  # byte → value in the alphabet (checked by the shape)
-_USCC_VALUE[_USCC_BYTES] = np.arange(len(USCC_ALPHABET))
-_ALNUM36_VALUE = np.zeros(256, dtype=np.int64)
-_ALNUM36_VALUE[np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)] = np.arange(
-    36
-)
 
 
 def _strings(values: pd.Series):
@@ -86,13 +79,12 @@ def id_number_ok(values: pd.Series) -> pd.Series:
     if len(where):
         m = _ascii_matrix(ids, 18)
         d = m[:, :17].astype(np.int64) - ord("0")
-        check = np.frombuffer(b"10X98765432", dtype=np.uint8)[(d * ID_WEIGHTS).sum(axis=1) % 11]
         year = d[:, 6:10] @ np.array([1000, 100, 10, 1])
         month, day = d[:, 10:12] @ np.array([10, 1]), d[:, 12:14] @ np.array([10, 1])
         leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
         days = DAYS_IN_MONTH[np.clip(month, 0, 12)] + (leap & (month == 2))
         real = (month >= 1) & (month <= 12) & (day >= 1) & (day <= days)
-        ok[where] = (check == m[:, 17]) & real & (year >= 1890)
+        ok[where] = (check_bytes(ID, m[:, :17]) == m[:, 17]) & real & (year >= 1890)
     return pd.Series(ok, index=values.index)
 
 
@@ -102,11 +94,9 @@ def uscc_ok(values: pd.Series) -> pd.Series:
     ok, where, codes = _shaped(values, USCC_SHAPE)
     if len(where):
         m = _ascii_matrix(codes, 18)
-        v = _USCC_VALUE[m[:, :17]]
-        check = _USCC_BYTES[(31 - (v * USCC_WEIGHTS).sum(axis=1) % 31) % 31]
-        org = 11 - (_ALNUM36_VALUE[m[:, 8:16]] * ORG_WEIGHTS).sum(axis=1) % 11
-        org_check = np.where(org == 10, ord("X"), np.where(org == 11, ord("0"), ord("0") + org))
-        ok[where] = (check == m[:, 17]) & (org_check == m[:, 16])
+        ok[where] = (check_bytes(USCC, m[:, :17]) == m[:, 17]) & (
+            check_bytes(ORG, m[:, 8:16]) == m[:, 16]
+        )
     return pd.Series(ok, index=values.index)
 
 
