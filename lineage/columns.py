@@ -7,7 +7,8 @@ gives its lineage, derived from the code that builds the table, with no list kep
 
 The analysis is structural and conservative: a column's sources are every column its
 expression references, through every relation between it and the tables read (a filter or
-join condition does not make a column depend on the columns it tests). Nested struct fields
+join condition does not make a column depend on the columns it tests; an alias can name what
+its column carries where the plan encodes it, ``LINEAGE_HINT``). Nested struct fields
 built with ``struct(...)`` keep their own lineage, so ``gold.person_profile.identity.name`` is
 traced to ``silver.person.name``. A relation the analysis does not know passes nothing on,
 and the coverage test of the lineage (tests/integration/test_lineage.py) then fails.
@@ -33,6 +34,12 @@ _SHAPE_KEEPING = {
     "array_union", "concat", "any_value", "nvl", "ifnull", "array_compact", "slice",
 }  # fmt: skip
 _MAX_EXPR = 160
+# An alias may say what its column carries where the plan cannot show it: a value encoded
+# in a sort key and decoded after an aggregate (the 一数一源 pick) derives from the value,
+# not from what it is ordered by. ``Column.alias(name, metadata={LINEAGE_HINT: hint})``, the
+# hint naming an input column (``"value"``, ``"_key.value"``) or several kept apart as fields
+# (``{"value": "value", "source_id": "source_id"}``).
+LINEAGE_HINT = "govlake.lineage"
 
 
 @dataclass
@@ -284,6 +291,9 @@ class _Analysis:
         kind = e.WhichOneof("expr_type")
         lambdas = lambdas or {}
         if kind == "alias":
+            hint = _lineage_hint(e.alias)
+            if hint is not None:
+                return self._hinted(hint, e, scope).renamed(e.alias.name[0])
             return self.expression(e.alias.expr, scope, lambdas=lambdas).renamed(e.alias.name[0])
         if kind == "unresolved_attribute":
             a = e.unresolved_attribute
@@ -327,6 +337,15 @@ class _Analysis:
         # window, sort order, update_fields, named arguments…: everything they reference
         subs = [self.expression(s, scope, lambdas=lambdas) for s in _sub_expressions(e)]
         return Col(subs[0].name if subs else kind, _union(subs), _render(e), _merge_fields(subs))
+
+    def _hinted(self, hint: str | dict[str, str], e, scope: list[Col]) -> Col:
+        """The lineage an alias's hint names: one column (``"value"``, ``"_key.value"``) or
+        several kept apart as fields (``{"value": "value", "source_id": "source_id"}``)."""
+        if isinstance(hint, str):
+            col = self._resolve(_identifier(hint), scope, None)
+            return Col(col.name, col.sources, _render(e), col.fields, None, col.cases)
+        fields = {k: self._resolve(_identifier(v), scope, None).renamed(k) for k, v in hint.items()}
+        return Col("hint", _union(fields.values()), _render(e), fields)
 
     def _function(self, name: str, args, scope, lambdas, e) -> Col:
         name = name.lower()
@@ -373,6 +392,20 @@ _PASSTHROUGH = {
     "tail", "deduplicate", "with_watermark", "drop_na", "fill_na", "replace", "to_schema",
     "cached_remote_relation", "collect_metrics",
 }  # fmt: skip
+
+
+def _lineage_hint(alias) -> str | dict[str, str] | None:
+    """``LINEAGE_HINT`` in an alias's metadata (``Column.alias(name, metadata=...)``)."""
+    if not alias.HasField("metadata") or not alias.metadata:
+        return None
+    try:
+        hint = json.loads(alias.metadata).get(LINEAGE_HINT)
+    except (ValueError, AttributeError):
+        return None
+    ok = isinstance(hint, str) or (
+        isinstance(hint, dict) and all(isinstance(v, str) for v in hint.values())
+    )
+    return hint if ok else None
 
 
 def _merge_cases(a: dict, b: dict) -> dict:

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.platform.delta import read_rows
+from lineage.columns import LINEAGE_HINT
 
 
 def _sources(lake, table: str) -> dict[str, set[tuple[str, str]]]:
@@ -85,3 +86,67 @@ def test_a_union_of_claims_keeps_each_attribute_apart(lake, spark):
     assert got["name"] == {("bronze.people", "name")}
     assert got["city"] == {("bronze.places", "city")}
     assert got["id"] == {("bronze.people", "id"), ("bronze.places", "id")}
+
+
+def test_a_value_carried_in_a_sort_key_keeps_its_own_lineage(lake, spark):
+    """A value encoded in a sort key and decoded after an aggregate (the 一数一源 pick) has the
+    lineage its alias names (LINEAGE_HINT), and each attribute's branch of a union of claims
+    stays apart through it; without the hint, everything in the key would be a source."""
+    _people(lake, spark)
+    with lake.run("build"):
+        people, places = lake.read("bronze.people"), lake.read("bronze.places")
+        claims: DataFrame = reduce(
+            DataFrame.unionByName,
+            [
+                people.select(
+                    "id",
+                    F.lit("name").alias("attribute"),
+                    F.col("name").alias("value"),
+                    F.col("code").alias("rank"),
+                ),
+                places.select(
+                    "id",
+                    F.lit("city").alias("attribute"),
+                    F.col("city").alias("value"),
+                    F.col("id").alias("rank"),
+                ),
+            ],
+        )
+        key = F.concat(F.col("rank"), F.lit("|"), F.col("value"))
+        carries = {LINEAGE_HINT: {"value": "value", "rank": "rank"}}
+        best = claims.groupBy("id", "attribute").agg(
+            F.min(key).alias("_key", metadata=carries), F.min(key).alias("unhinted")
+        )
+        decoded = best.select(
+            "id",
+            "attribute",
+            F.substring_index("_key", "|", -1).alias(
+                "value", metadata={LINEAGE_HINT: "_key.value"}
+            ),
+            F.substring_index("_key", "|", 1).alias("rank", metadata={LINEAGE_HINT: "_key.rank"}),
+            "unhinted",
+        )
+        wide = decoded.groupBy("id").agg(
+            *(
+                F.max(F.when(F.col("attribute") == a, F.col("value"))).alias(a)
+                for a in ("name", "city")
+            ),
+            F.max("rank").alias("rank"),
+            F.max("unhinted").alias("unhinted"),
+        )
+        lake.overwrite(wide, "silver.wide")
+    got = _sources(lake, "silver.wide")
+    assert got["name"] == {("bronze.people", "name")}
+    assert got["city"] == {("bronze.places", "city")}
+    assert got["rank"] == {("bronze.people", "code"), ("bronze.places", "id")}
+    assert got["unhinted"] == {
+        ("bronze.people", "name"),
+        ("bronze.people", "code"),
+        ("bronze.places", "city"),
+        ("bronze.places", "id"),
+    }
+    assert sorted(lake.read("silver.wide").collect()) == [
+        ("1", "张三", "北京", "A", "A|张三"),
+        ("2", "李四", None, "B", "B|李四"),
+        ("3", None, "上海", "3", "3|上海"),
+    ]
