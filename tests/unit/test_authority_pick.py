@@ -46,12 +46,15 @@ def reference(claims: list[tuple]) -> set[tuple]:
     return {(e, a, value, source) for (e, a), (_, value, source) in best.items()}
 
 
-def picked(spark, claims: list[tuple]) -> set[tuple]:
-    df = spark.createDataFrame(
+def frame(spark, claims: list[tuple]):
+    return spark.createDataFrame(
         claims,
         "entity_id string, attribute string, source_id string, value string, _business_date date",
     ).select(*CLAIM_COLUMNS)
-    return {tuple(r) for r in pick(df, ORDER).collect()}
+
+
+def picked(spark, claims: list[tuple]) -> set[tuple]:
+    return {tuple(r) for r in pick(frame(spark, claims), ORDER).collect()}
 
 
 def test_the_pick_follows_rank_then_votes_then_latest_then_the_smallest_value(spark):
@@ -116,11 +119,9 @@ def test_wide_puts_each_pick_and_its_source_on_the_entitys_row(spark):
         ("p1", "sex", "id_number", "1", dt.date(2026, 11, 3)),
         ("p1", "address", "hjrk", "某路1号", dt.date(2026, 11, 3)),
     ]
-    df = spark.createDataFrame(
-        claims,
-        "entity_id string, attribute string, source_id string, value string, _business_date date",
-    )
-    (row,) = wide(pick(df, ORDER), list(ORDER), with_source=["name", "sex"]).collect()
+    (row,) = wide(
+        pick(frame(spark, claims), ORDER), list(ORDER), with_source=["name", "sex"]
+    ).collect()
     assert row.asDict() == {
         "entity_id": "p1",
         "name": "李四",
