@@ -41,10 +41,9 @@ def pick(claims: DataFrame, order: dict[str, list[str]]) -> DataFrame:
     ranked = votes.join(F.broadcast(rank), ["attribute", "source_id"])
     # The best claim has the least text key, ordered as the ranking is: rank, then most votes,
     # then latest, then the source (one per rank) and the value (by its bytes, as Spark
-    # orders text); the pick decodes the source and the value from it. One aggregate over
-    # one text column: at 1M persons 14.6 s where a window sorted on the four took 35.5 s,
-    # and min_by twice 28.2 s with 1.7 GB more memory. The aliases tell the column lineage
-    # that the key carries the value and the source (lineage/columns.py, LINEAGE_HINT).
+    # orders text); the source and the value are decoded from it. One aggregate instead of a
+    # window sorted on four columns (decision 84). The aliases tell the column lineage that
+    # the key carries the value and the source (LINEAGE_HINT, lineage/columns.py).
     days = F.datediff(F.col("latest"), F.lit("1970-01-01").cast("date"))
     key = F.concat(
         F.lpad(F.col("rank").cast("string"), _RANK, "0"),
