@@ -91,6 +91,11 @@ def with_row_hash(df: DataFrame) -> DataFrame:
     return df.withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *hashed), 256))
 
 
+def _as_changed(df: DataFrame, columns: list[str], changed_on: Any) -> DataFrame:
+    """The rows as ``Lake.apply_changes`` writes them: hashed, and changed on ``changed_on``."""
+    return with_row_hash(df.select(*columns)).withColumn("_changed_on", F.lit(changed_on))
+
+
 def nullable(df: DataFrame) -> DataFrame:
     """The same rows with every column declared nullable.
 
@@ -199,6 +204,22 @@ class Lake:
         """Whether the table can still be read at ``version`` (its log gives it and, on a
         local disk, vacuum has left its data files)."""
         return self.exists(table) and not delta.unreadable_files(self.path(table), version)
+
+    def value_ranges(self, table: str, column: str) -> list[tuple[Any, Any] | None]:
+        """The least and greatest value of ``column`` in each of the table's files, as the
+        log's statistics give them (None for a file with nulls there, or whose statistics the log
+        does not keep): what the table holds, known without reading it."""
+        import pyarrow as pa
+
+        actions = pa.table(self._delta(table).get_add_actions(flatten=True))
+        stats = [f"{kind}.{column}" for kind in ("min", "max", "null_count")]
+        if not set(stats) <= set(actions.column_names):
+            return [None] * actions.num_rows
+        low, high, nulls = (actions.column(c).to_pylist() for c in stats)
+        return [
+            (lo, hi) if lo is not None and hi is not None and n == 0 else None
+            for lo, hi, n in zip(low, high, nulls, strict=True)
+        ]
 
     def tables(self) -> list[str]:
         """Every table in the lake, as ``layer.table``."""
@@ -387,6 +408,7 @@ class Lake:
         keys: list[str],
         changed_on: Any = None,
         scope: DataFrame | None = None,
+        lineage: DataFrame | None = None,
     ) -> dict[str, int]:
         """Make ``table`` equal to ``df`` by writing only what changed (incremental rebuilds).
 
@@ -398,13 +420,18 @@ class Lake:
         ``scope`` (a frame of ``keys``): ``df`` holds the rows of those keys only, and only they
         are compared, upserted or deleted; the rest of the table stays as it is (an incremental
         build of the entities a date touched).
+
+        ``lineage``: a frame of the same columns whose plan says where they come from, when
+        ``df`` is carried forward from the table itself (never computed, only analysed).
         """
         value_cols = [c for c in df.columns if c not in ("_row_hash", "_changed_on")]
-        new = with_row_hash(df.select(*value_cols)).withColumn("_changed_on", F.lit(changed_on))
+        new = _as_changed(df, value_cols, changed_on)
+        self._derive(
+            table, new if lineage is None else _as_changed(lineage, value_cols, changed_on)
+        )
         if not self.exists(table):
-            self._write(new, table, "overwrite", {}, None)
+            self._write(new, table, "overwrite", {}, None, derive=False)
             return {"inserted_or_updated": self.read(table).count(), "deleted": 0}
-        self._derive(table, new)
         # each new row beside the old row of its key, materialised before anything is written
         old = self.read(table).select(
             *keys, F.col("_row_hash").alias("_old_hash"), F.col("_changed_on").alias("_old_on")
@@ -434,17 +461,23 @@ class Lake:
                 out = out.unionByName(rest.select(*new.columns))
             self._write(out, table, "overwrite", {}, None, derive=False)
             return counts
+        self._merge_changes(table, keys, counts, gone=old, joined=joined, changed=changed)
+        return counts
+
+    def _merge_changes(self, table, keys, counts, *, gone, joined, changed) -> None:
+        """``apply_changes`` by MERGE: delete the old rows (of ``gone``) that no row of
+        ``joined`` has the key of, then upsert ``changed``."""
         on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         # two statements: Sail does not resolve source columns in MERGE conditions
         if counts["deleted"]:
-            gone = old.join(joined.select(*keys), keys, "left_anti").select(*keys)
+            deleted = gone.join(joined.select(*keys), keys, "left_anti").select(*keys)
             self._merge_sql(
-                self.checkpoint(gone, f"deletes-{table}"),
+                self.checkpoint(deleted, f"deletes-{table}"),
                 table,
                 f"ON {on} WHEN MATCHED THEN DELETE",
             )
         if counts["inserted_or_updated"]:
-            cols = [*value_cols, "_row_hash", "_changed_on"]
+            cols = changed.columns
             sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in cols)
             names = ", ".join(f"`{c}`" for c in cols)
             values = ", ".join(f"s.`{c}`" for c in cols)
@@ -456,7 +489,6 @@ class Lake:
             )
         if self._run is not None:
             self._run.wrote(table, self.version(table))
-        return counts
 
     def _rewrite_is_cheaper(self, table: str, counts: dict[str, int]) -> bool:
         """Whether writing the table anew costs less than the MERGEs. Each MERGE statement
