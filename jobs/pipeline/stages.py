@@ -29,7 +29,7 @@ def _base(ctx: RunContext, business_date: dt.date) -> StageReport:
 def _quality(ctx: RunContext, business_date: dt.date) -> StageReport:
     from jobs.pipeline.quality.run import build_quality
 
-    return build_quality(ctx.lake, business_date, echo=ctx.echo)
+    return build_quality(ctx.lake, business_date, echo=ctx.echo, full=ctx.full)
 
 
 def _themes(ctx: RunContext, business_date: dt.date) -> StageReport:

@@ -129,7 +129,8 @@ def main(verbose: bool) -> None:
 @click.option(
     "--full",
     is_flag=True,
-    help="Build every person profile, not only those the date's changes can touch.",
+    help="Build every person profile, not only those the date's changes can touch, and derive "
+    "the findings from the whole history, not from the previous date's.",
 )
 def run(
     *, landing: Path, lake_dir: Path, date_from, date_to, stage_names, only, wait, full

@@ -2,9 +2,13 @@
 
 Each business date's failed checks are kept in ``quality.finding_history`` (one row per finding
 per date it was seen; the date's slice is replaced on a rerun, so reruns and backfills are safe).
-``quality.findings`` is derived from the whole history: one row per finding with the batch of the
+``quality.findings`` is what the whole history says: one row per finding with the batch of the
 responsible source in which it was first and last seen, and ``status`` ``open`` when it was seen
 on the latest date its rule was evaluated, ``resolved`` otherwise. A finding is never deleted.
+
+A date that follows the one the table was last derived for carries it forward with the date's
+slice (``carry_findings``) instead of reading every date again (``derive_findings``): the same
+table, at a cost that follows the findings rather than the age of the lake.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.platform.config import catalog
+from jobs.platform.delta import run_versions
 from jobs.platform.lake import Lake
+
+FINDINGS = "quality.findings"
+HISTORY = "quality.finding_history"
 
 KEY = ["rule_id", "entity_kind", "entity_id", "attribute", "source_id"]
 HISTORY_COLUMNS = [
@@ -50,6 +58,11 @@ FINDING_COLUMNS = [
     "first_seen_on",
     "last_seen_on",
     "status",
+]
+# a finding's columns taken from the latest date it was seen
+_LAST = [
+    "finding_id",
+    *[c for c in HISTORY_COLUMNS if c not in ("finding_id", "_batch_id", "_business_date")],
 ]
 
 
@@ -110,18 +123,54 @@ def derive_findings(history: DataFrame, evaluated: DataFrame) -> DataFrame:
         F.col("_batch_id").alias("first_seen_batch"),
         F.col("_business_date").alias("first_seen_on"),
     )
-    lasts = h.filter(F.col("_n_last") == 1).select(
+    lasts = h.filter(F.col("_n_last") == 1).select(*_seen())
+    return _with_status(lasts.join(firsts, "finding_id"), evaluated)
+
+
+def carry_findings(previous: DataFrame, seen: DataFrame, *, evaluated: DataFrame) -> DataFrame:
+    """What ``derive_findings`` gives for the history up to a date, from the findings derived
+    up to an earlier date (``previous``) and the history's slice of the date (``seen``), when no
+    date between the two was seen: a finding seen on the date is last seen then, and first seen
+    when ``previous`` says or else then; the others stay as ``previous`` has them. Every status
+    is decided again, since a rule evaluated on the date resolves what it no longer finds."""
+    earlier = previous.select(
         "finding_id",
-        *[c for c in HISTORY_COLUMNS if c not in ("finding_id", "_batch_id", "_business_date")],
+        F.col("first_seen_batch").alias("_first_batch"),
+        F.col("first_seen_on").alias("_first_on"),
+    )
+    known = F.col("_first_on").isNotNull()
+    now = (
+        seen.select(*_seen())
+        .join(earlier, "finding_id", "left")
+        .withColumn(
+            "first_seen_batch",
+            F.when(known, F.col("_first_batch")).otherwise(F.col("last_seen_batch")),
+        )
+        .withColumn(
+            "first_seen_on", F.when(known, F.col("_first_on")).otherwise(F.col("last_seen_on"))
+        )
+        .drop("_first_batch", "_first_on")
+    )
+    kept = previous.join(seen.select("finding_id"), "finding_id", "left_anti")
+    columns = [*_LAST, "last_seen_batch", "last_seen_on", "first_seen_batch", "first_seen_on"]
+    return _with_status(now.select(*columns).unionByName(kept.select(*columns)), evaluated)
+
+
+def _seen() -> list:
+    """The history's columns as the findings show the row of the latest date seen."""
+    return [
+        *_LAST,
         F.col("_batch_id").alias("last_seen_batch"),
         F.col("_business_date").alias("last_seen_on"),
-    )
+    ]
+
+
+def _with_status(found: DataFrame, evaluated: DataFrame) -> DataFrame:
     departments = F.create_map(
         *[x for e in catalog().values() for x in (F.lit(e.source_id), F.lit(e.department))]
     )
     out = (
-        lasts.join(firsts, "finding_id")
-        .join(F.broadcast(evaluated), "rule_id", "left")
+        found.join(F.broadcast(evaluated), "rule_id", "left")
         .withColumn(
             "status",
             F.when(F.col("last_seen_on") >= F.col("_rule_latest"), "open").otherwise("resolved"),
@@ -129,3 +178,43 @@ def derive_findings(history: DataFrame, evaluated: DataFrame) -> DataFrame:
         .withColumn("department", departments[F.col("source_id")])
     )
     return out.select(*FINDING_COLUMNS)
+
+
+def carried_from(
+    lake: Lake, business_date: dt.date, *, history_before: int | None
+) -> tuple[dt.date | None, str]:
+    """The date ``quality.findings`` was last derived for, when ``carry_findings`` from it
+    gives the findings of ``business_date``: the table is as that derivation left it, by the
+    same code, and the history it read has changed only by the slice of ``business_date``
+    (``history_before``: the history's version before that slice was written), which follows
+    every date it holds up to the date. Else (None, why not)."""
+    from lineage.recorder import code_version
+
+    if not lake.exists(FINDINGS) or not lake.exists("lineage.runs"):
+        return None, "no earlier derivation"
+    rows = (
+        lake.read("lineage.runs", record=False)
+        .filter((F.col("job") == FINDINGS) & (F.col("status") == "success"))
+        .orderBy(F.col("ended_at").desc())
+        .limit(1)
+        .collect()
+    )
+    if not rows:
+        return None, "no earlier derivation"
+    last = rows[0]
+    if run_versions(last["outputs"]).get(FINDINGS) != lake.version(FINDINGS):
+        return None, f"{FINDINGS} changed since it was derived"
+    if history_before is None or run_versions(last["inputs"]).get(HISTORY) != history_before:
+        return None, f"{HISTORY} changed since {FINDINGS} was derived"
+    running = code_version()
+    if last["code_version"] != running or running == "unknown":
+        return None, "the code changed since the last derivation"
+    since = last["business_date"]
+    if since is None or since >= business_date:
+        return None, f"derived last for {since}, not a date before {business_date}"
+    # rows after `since` and before the date would have been left out of the table: look at
+    # every file's dates (a file the log has no statistics of counts as holding any)
+    ranges = lake.value_ranges(HISTORY, "_business_date")
+    if any(r is None or (r[1] > since and r[0] < business_date) for r in ranges):
+        return None, f"{HISTORY} holds dates between {since} and {business_date}"
+    return since, ""

@@ -24,8 +24,12 @@ from jobs.pipeline.base.state import CurrentRows
 from jobs.pipeline.quality import delivery
 from jobs.pipeline.quality.actions import dismissed_counts
 from jobs.pipeline.quality.findings import (
+    FINDINGS,
+    HISTORY,
     HISTORY_SCHEMA,
     batches_as_of,
+    carried_from,
+    carry_findings,
     derive_findings,
     history_rows,
 )
@@ -117,8 +121,11 @@ def run_rules(lake: Lake, business_date: dt.date, *, show) -> tuple[list[dict], 
     return rows, (reduce(DataFrame.unionByName, failed) if failed else None)
 
 
-def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageReport:
-    """The quality stage for one date: suites, cross-source rules, delivery checks, findings."""
+def build_quality(
+    lake: Lake, business_date: dt.date, *, echo=None, full: bool = False
+) -> StageReport:
+    """The quality stage for one date: suites, cross-source rules, delivery checks, findings.
+    ``full`` derives the findings from the whole history, never from the previous date's."""
     show = echo or (lambda _line: None)
     report = StageReport("quality", business_date)
     t0 = time.time()
@@ -140,9 +147,8 @@ def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageRepo
             if failed is not None
             else lake.spark.createDataFrame([], HISTORY_SCHEMA)
         )
-        lake.replace_slice(
-            history, "quality.finding_history", where={"_business_date": business_date}
-        )
+        history_before = lake.version(HISTORY)
+        lake.replace_slice(history, HISTORY, where={"_business_date": business_date})
         # the whole slice: the scores stage adds the gold suites' rows after the themes
         lake.replace_slice(
             results,
@@ -150,7 +156,7 @@ def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageRepo
             where={"_business_date": business_date},
             partition_by=None,
         )
-    with lake.run("quality.findings", business_date=business_date):
+    with lake.run(FINDINGS, business_date=business_date):
         # as of the date, like the base libraries: rerunning an old date (a correction, a
         # backfill) gives that date's findings, and the later dates, rerun after it, theirs
         upto = F.col("_business_date") <= F.lit(business_date)
@@ -160,13 +166,24 @@ def build_quality(lake: Lake, business_date: dt.date, *, echo=None) -> StageRepo
             .groupBy("rule_id")
             .agg(F.max("_business_date").alias("_rule_latest"))
         )
-        findings = derive_findings(lake.read("quality.finding_history").filter(upto), latest)
-        change = lake.apply_changes(
-            findings, "quality.findings", keys=["finding_id"], changed_on=business_date
+        derived = derive_findings(lake.read(HISTORY).filter(upto), latest)
+        since, why = (
+            (None, "--full")
+            if full
+            else carried_from(lake, business_date, history_before=history_before)
         )
-    open_n = lake.read("quality.findings").filter(F.col("status") == "open").count()
+        if since is None:
+            findings, lineage, how = derived, None, f"from the whole history: {why}"
+        else:  # the same table from the last one and the date's slice (findings.py)
+            seen = lake.read(HISTORY).filter(F.col("_business_date") == F.lit(business_date))
+            findings = carry_findings(lake.read(FINDINGS, record=False), seen, evaluated=latest)
+            lineage, how = derived, f"carried from {since}"
+        change = lake.apply_changes(
+            findings, FINDINGS, keys=["finding_id"], changed_on=business_date, lineage=lineage
+        )
+    open_n = lake.read(FINDINGS).filter(F.col("status") == "open").count()
     lines = [
-        f"quality.findings  {open_n:,} open; changed +{change['inserted_or_updated']:,}",
+        f"quality.findings  {open_n:,} open; changed +{change['inserted_or_updated']:,} ({how})",
         f"suites {t_gx:.1f}s (inside Great Expectations {gx_seconds:.1f}s) of "
         f"{time.time() - t0:.1f}s",
     ]
