@@ -71,6 +71,7 @@ bench-parts: $(STAMP)  ## ingestion, base, quality, themes and SQL figures at 10
 	$(PY) bench/sql_bench.py --persons 100000 1000000
 	$(PY) bench/sql_server_bench.py --persons 1000000
 	$(PY) bench/maintain_bench.py --persons 2000 --days 30
+	$(PY) bench/findings_bench.py --per-date 45000 --days 30 120 365
 
 airflow: $(STAMP)  ## local Airflow 3 on 127.0.0.1:8080 with the DAGs and the sample landing zone
 	bin/airflow-local up
