@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from jobs.platform.delta import build_as_of
 from jobs.platform.lake import Lake
@@ -41,8 +40,8 @@ def version_as_of(lake: Lake, table: str, *, as_of: dt.date) -> tuple[int, dt.da
         if version is None:
             raise NoHistory(f"{table} is not published for {as_of}")
         return version, lake.pinned.business_date
-    rows = lake.read("lineage.runs").filter(F.col("job") == JOBS[table]).collect()
-    runs = pa.Table.from_pylist([r.asDict() for r in rows]) if rows else None
+    runs = lake.read_arrow("lineage.runs")  # a log of a few rows a run: no engine request
+    runs = runs.filter(pc.equal(runs["job"], JOBS[table]))
     found = build_as_of(runs, table, as_of=as_of)
     if found is None:
         raise NoHistory(f"{table} has no build on or before {as_of}")

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -209,8 +210,6 @@ class Lake:
         """The least and greatest value of ``column`` in each of the table's files, as the
         log's statistics give them (None for a file with nulls there, or whose statistics the log
         does not keep): what the table holds, known without reading it."""
-        import pyarrow as pa
-
         actions = pa.table(self._delta(table).get_add_actions(flatten=True))
         stats = [f"{kind}.{column}" for kind in ("min", "max", "null_count")]
         if not set(stats) <= set(actions.column_names):
@@ -260,20 +259,40 @@ class Lake:
         position of a column read back: pass ``columns`` to get them in the order you declare
         (and union by name).
         """
+        version = self._reading(table, version, record=record)
+        if version is None:
+            df = self.spark.read.format("delta").load(self.path(table))
+        else:
+            df = self._read_version(table, version)
+        return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
+
+    def read_arrow(
+        self, table: str, *, version: int | None = None, record: bool = True
+    ) -> pa.Table:
+        """A small table (lineage, audit) as Arrow, read by delta-rs without a request to the
+        engine, as ``read`` would give it (the version a view is pinned to; recorded alike)."""
+        from deltalake import QueryBuilder
+
+        version = self._reading(table, version, record=record)
+        dtab = (
+            self._delta(table) if version is None else DeltaTable(self.path(table), version=version)
+        )
+        out = pa.table(QueryBuilder().register("t", dtab).execute("SELECT * FROM t"))
+        views = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+        return out.cast(pa.schema([f.with_type(views.get(f.type, f.type)) for f in out.schema]))
+
+    def _reading(self, table: str, version: int | None, *, record: bool) -> int | None:
+        """The version a read of ``table`` asks for (None: the latest), the read recorded for
+        lineage unless ``record`` is False."""
         if not self.exists(table):
             raise FileNotFoundError(f"table {table} does not exist at {self.path(table)}")
         if version is None and self.pinned is not None and table not in UNPINNED:
             version = self.pinned.version(table)
             if version is None:
                 raise FileNotFoundError(f"table {table} is not published yet")
-        read_version = version if version is not None else self.version(table)
         if self._run is not None and record:
-            self._run.read(table, read_version)
-        if version is None:
-            df = self.spark.read.format("delta").load(self.path(table))
-        else:
-            df = self._read_version(table, version)
-        return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
+            self._run.read(table, version if version is not None else self.version(table))
+        return version
 
     def _read_version(self, table: str, version: int) -> DataFrame:
         """One version of a table, read from the files delta-rs lists for it.
@@ -300,8 +319,6 @@ class Lake:
             if not files:
                 return self.spark.createDataFrame([], schema)
             return self.spark.read.schema(schema).parquet(*files)
-        import pyarrow as pa
-
         actions = pa.table(dtab.get_add_actions(flatten=True)).to_pylist()
         groups: dict[tuple, list[str]] = {}
         for a in actions:
@@ -328,9 +345,13 @@ class Lake:
         """
         if not self.exists(table):
             return df, False
-        target = self._delta(table).schema().to_arrow()
-        spark_types = {f.name: f.dataType for f in self.read_schema(table).fields}
+        schema = self._delta(table).schema()
+        target = schema.to_arrow()
         have = set(df.columns)
+        spark_types = {}
+        if not set(target.names) <= have:  # typed nulls, from the log (no request to the engine)
+            spark = _plain(T.StructType.fromJson(json.loads(schema.to_json())))
+            spark_types = {f.name: f.dataType for f in spark.fields}
         cols = [
             F.col(name) if name in have else F.lit(None).cast(spark_types[name]).alias(name)
             for name in target.names
@@ -502,8 +523,6 @@ class Lake:
         dtab = self._delta(table)
         if dtab.metadata().partition_columns:
             return False
-        import pyarrow as pa
-
         files = pa.table(dtab.get_add_actions()).num_rows
         if files == 0:
             return True
@@ -698,8 +717,6 @@ class Lake:
         """[(column, type)] of a lake table, for OpenLineage's schema facet."""
         if not _TABLE_NAME.match(table) or not self.exists(table):
             return None
-        import pyarrow as pa
-
         return [(f.name, str(f.type)) for f in pa.schema(self._delta(table).schema())]
 
     def _persist_column_edges(self, record: RunRecord) -> None:

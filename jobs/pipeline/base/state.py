@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -70,17 +71,20 @@ def current_rows(
     ``versions``, as the tables were at those versions (see CurrentRows)."""
     table = f"bronze.{source_id}"
     if versions is None:
-        read = lake.read
+        read, read_arrow = lake.read, lake.read_arrow
     else:
 
         def read(name: str) -> DataFrame:
             return lake.read(name, version=versions[name], record=False)
 
+        def read_arrow(name: str) -> pa.Table:
+            return lake.read_arrow(name, version=versions[name], record=False)
+
     bronze = read(table).filter(F.col("_business_date") <= F.lit(as_of))
     schema = extract_schema(source_id)
     if schema.mode == "incremental":
         return bronze
-    dates = _snapshot_dates(read("audit.deliveries"), source_id, as_of)
+    dates = _snapshot_dates(read_arrow("audit.deliveries"), source_id, as_of)
     if not dates:
         return bronze.limit(0)
     latest, complete = dates[-1]
@@ -102,17 +106,18 @@ def _entity_key(keys) -> F.Column:
 
 
 def _snapshot_dates(
-    deliveries: DataFrame, source_id: str, as_of: dt.date
+    deliveries: pa.Table, source_id: str, as_of: dt.date
 ) -> list[tuple[dt.date, bool]]:
-    """Dates with accepted files for the source, oldest first, and whether each is complete."""
-    audit = deliveries.filter(
-        (F.col("source_id") == source_id)
-        & (F.col("business_date") <= F.lit(as_of))
-        & (F.col("status") == "accepted")
-    )
-    rows = (
-        audit.groupBy("business_date")
-        .agg(F.min(F.coalesce(F.col("snapshot_complete"), F.lit(True))).alias("complete"))
-        .collect()
-    )
-    return sorted((r["business_date"], bool(r["complete"])) for r in rows)
+    """Dates with accepted files for the source, oldest first, and whether each is complete
+    (audit.deliveries: a few rows a file, read without a request to the engine)."""
+    complete: dict[dt.date, bool] = {}
+    for r in deliveries.select(
+        ["source_id", "business_date", "status", "snapshot_complete"]
+    ).to_pylist():
+        if r["source_id"] != source_id or r["status"] != "accepted":
+            continue
+        if r["business_date"] is None or r["business_date"] > as_of:
+            continue
+        ok = r["snapshot_complete"] is not False  # unknown counts as complete
+        complete[r["business_date"]] = complete.get(r["business_date"], True) and ok
+    return sorted(complete.items())
