@@ -55,3 +55,15 @@ def read_as_of(lake: Lake, table: str, *, as_of: dt.date | None) -> DataFrame:
         return lake.read(table)  # a view is pinned to its date already
     version, _ = version_as_of(lake, table, as_of=as_of)
     return lake.read(table, version=version)
+
+
+def last_success(lake: Lake, job: str) -> dict | None:
+    """The latest successful run of ``job`` (its row of lineage.runs), or None; read as a
+    comparison, not as an input of the running job."""
+    runs = lake.read_arrow("lineage.runs", record=False)
+    mine = [
+        r
+        for r in runs.to_pylist()
+        if r["job"] == job and r["status"] == "success" and r["ended_at"] is not None
+    ]
+    return max(mine, key=lambda r: r["ended_at"]) if mine else None

@@ -49,6 +49,9 @@ from lineage.recorder import RunRecord
 
 log = logging.getLogger(__name__)
 
+# Delta operations that leave a table's rows as they were (delta-rs names them so)
+_SAME_ROWS = frozenset({"OPTIMIZE", "VACUUM START", "VACUUM END"})
+
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 
 RUNS_SCHEMA = T.StructType(
@@ -205,6 +208,22 @@ class Lake:
         """Whether the table can still be read at ``version`` (its log gives it and, on a
         local disk, vacuum has left its data files)."""
         return self.exists(table) and not delta.unreadable_files(self.path(table), version)
+
+    def same_rows(self, table: str, version: int | None, *, until: int | None = None) -> bool:
+        """Whether the table holds at ``until`` (None: now) the rows it held at ``version``:
+        every commit between is a compaction or a vacuum (``govlake maintain``), which rewrite
+        or remove files without changing the rows."""
+        if version is None or not self.exists(table):
+            return False
+        latest = self.version(table)
+        until = latest if until is None else until
+        if not version <= until <= latest:
+            return False
+        if until == version:
+            return True
+        newest = self._delta(table).history(latest - version)  # the commits after `version`
+        commits = {c.get("version"): c.get("operation") for c in newest}
+        return all(commits.get(v) in _SAME_ROWS for v in range(version + 1, until + 1))
 
     def value_ranges(self, table: str, column: str) -> list[tuple[Any, Any] | None]:
         """The least and greatest value of ``column`` in each of the table's files, as the

@@ -154,3 +154,19 @@ def test_the_findings_are_carried_only_from_the_date_they_were_last_derived_for(
     DeltaTable(lake.path(FINDINGS)).delete("finding_id = 'c'")
     since, why = carried_from(lake, d4, history_before=before)
     assert since is None and "changed since it was derived" in why
+
+
+def test_a_compaction_since_the_last_derivation_keeps_the_carry(lake):
+    d1, d2, d3 = DATES[:3]
+    for day, ids in ((d1, ["a", "b"]), (d2, ["b", "c"])):
+        _slice(lake, day, ids)
+        _derive(lake, day)
+    history_at = lake.version(HISTORY)
+    DeltaTable(lake.path(HISTORY)).optimize.compact()  # govlake maintain, between two dates
+    assert lake.version(HISTORY) == history_at + 1 and lake.same_rows(HISTORY, history_at)
+    before = lake.version(HISTORY)
+    _slice(lake, d3, ["c", "d"])
+    assert carried_from(lake, d3, history_before=before) == (d2, "")
+    # a commit that changes rows is not a compaction
+    assert not lake.same_rows(HISTORY, history_at)
+    assert lake.same_rows(HISTORY, history_at, until=before)

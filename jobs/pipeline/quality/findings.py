@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from jobs.platform.config import catalog
 from jobs.platform.delta import run_versions
+from jobs.platform.history import last_success
 from jobs.platform.lake import Lake
 
 FINDINGS = "quality.findings"
@@ -184,27 +185,22 @@ def carried_from(
     lake: Lake, business_date: dt.date, *, history_before: int | None
 ) -> tuple[dt.date | None, str]:
     """The date ``quality.findings`` was last derived for, when ``carry_findings`` from it
-    gives the findings of ``business_date``: the table is as that derivation left it, by the
-    same code, and the history it read has changed only by the slice of ``business_date``
-    (``history_before``: the history's version before that slice was written), which follows
-    every date it holds up to the date. Else (None, why not)."""
+    gives the findings of ``business_date``: the table holds what that derivation left (a
+    compaction aside), by the same code, and the history it read has changed only by the slice
+    of ``business_date`` (``history_before``: the history's version before that slice was
+    written), which follows every date it holds up to the date. Else (None, why not)."""
     from lineage.recorder import code_version
 
     if not lake.exists(FINDINGS) or not lake.exists("lineage.runs"):
         return None, "no earlier derivation"
-    rows = (
-        lake.read("lineage.runs", record=False)
-        .filter((F.col("job") == FINDINGS) & (F.col("status") == "success"))
-        .orderBy(F.col("ended_at").desc())
-        .limit(1)
-        .collect()
-    )
-    if not rows:
+    last = last_success(lake, FINDINGS)
+    if last is None:
         return None, "no earlier derivation"
-    last = rows[0]
-    if run_versions(last["outputs"]).get(FINDINGS) != lake.version(FINDINGS):
+    # compacted since (govlake maintain) is still the same
+    if not lake.same_rows(FINDINGS, run_versions(last["outputs"]).get(FINDINGS)):
         return None, f"{FINDINGS} changed since it was derived"
-    if history_before is None or run_versions(last["inputs"]).get(HISTORY) != history_before:
+    read = run_versions(last["inputs"]).get(HISTORY)
+    if history_before is None or not lake.same_rows(HISTORY, read, until=history_before):
         return None, f"{HISTORY} changed since {FINDINGS} was derived"
     running = code_version()
     if last["code_version"] != running or running == "unknown":

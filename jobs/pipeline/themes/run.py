@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import functions as F
-
 from jobs.pipeline.base.state import CurrentRows
 from jobs.pipeline.stage import StageReport
 from jobs.pipeline.themes.profiles import (
@@ -17,7 +15,7 @@ from jobs.pipeline.themes.profiles import (
 from jobs.pipeline.themes.scope import QUOTED, person_profile_scope, restrict
 from jobs.platform.config import settings_digest
 from jobs.platform.delta import run_versions
-from jobs.platform.history import read_as_of
+from jobs.platform.history import last_success, read_as_of
 from jobs.platform.lake import Lake
 
 PROFILE = "gold.person_profile"
@@ -133,18 +131,11 @@ def previous_build(lake: Lake) -> tuple[PreviousBuild | None, str]:
 
     if not lake.exists(PROFILE) or not lake.exists("lineage.runs"):
         return None, "no earlier build"
-    rows = (
-        lake.read("lineage.runs", record=False)
-        .filter((F.col("job") == PROFILE) & (F.col("status") == "success"))
-        .orderBy(F.col("ended_at").desc())
-        .limit(1)
-        .collect()
-    )
-    if not rows:
+    last = last_success(lake, PROFILE)
+    if last is None:
         return None, "no earlier build"
-    last = rows[0]
     outputs, inputs = run_versions(last["outputs"]), run_versions(last["inputs"])
-    if outputs.get(PROFILE) != lake.version(PROFILE):
+    if not lake.same_rows(PROFILE, outputs.get(PROFILE)):  # compacted since is the same
         return None, f"{PROFILE} changed since its last build"
     running = code_version()
     if last["code_version"] != running or running == "unknown":
