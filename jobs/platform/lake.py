@@ -31,6 +31,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,12 @@ def with_row_hash(df: DataFrame) -> DataFrame:
     return df.withColumn("_row_hash", F.sha2(F.concat_ws("\u001f", *hashed), 256))
 
 
+def _plain_arrow(schema: pa.Schema) -> pa.Schema:
+    """The schema with text and binary as plain arrays (delta-rs gives views)."""
+    views = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
+    return pa.schema([f.with_type(views.get(f.type, f.type)) for f in schema])
+
+
 def _as_changed(df: DataFrame, columns: list[str], changed_on: Any) -> DataFrame:
     """The rows as ``Lake.apply_changes`` writes them: hashed, and changed on ``changed_on``."""
     return with_row_hash(df.select(*columns)).withColumn("_changed_on", F.lit(changed_on))
@@ -150,6 +157,7 @@ class Lake:
         self._leased = False  # whether this object took the writer lease (jobs/platform/lease.py)
         self._handles: dict[str, DeltaTable] = {}  # see _delta
         self._handles_lock = threading.Lock()
+        self._files: dict[str, pa.Table] = {}  # see read_arrow
 
     @classmethod
     def published(
@@ -288,17 +296,45 @@ class Lake:
     def read_arrow(
         self, table: str, *, version: int | None = None, record: bool = True
     ) -> pa.Table:
-        """A small table (lineage, audit) as Arrow, read by delta-rs without a request to the
-        engine, as ``read`` would give it (the version a view is pinned to; recorded alike)."""
-        from deltalake import QueryBuilder
+        """A small table (lineage, audit) as Arrow, read without a request to the engine, as
+        ``read`` would give it (the version a view is pinned to; recorded alike).
+
+        These tables grow by a file per run or delivery until ``govlake maintain`` compacts
+        them, and a date reads them many times: a data file never changes once written, so
+        each is read once per process and kept (``_files``), and a read costs the files
+        written since the last."""
+        import pyarrow.parquet as pq
 
         version = self._reading(table, version, record=record)
         dtab = (
             self._delta(table) if version is None else DeltaTable(self.path(table), version=version)
         )
-        out = pa.table(QueryBuilder().register("t", dtab).execute("SELECT * FROM t"))
-        views = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
-        return out.cast(pa.schema([f.with_type(views.get(f.type, f.type)) for f in out.schema]))
+        schema = _plain_arrow(pa.schema(dtab.schema().to_arrow()))
+        if dtab.protocol().min_reader_version > 1:  # deletion vectors, column mapping: delta-rs
+            from deltalake import QueryBuilder
+
+            out = pa.table(QueryBuilder().register("t", dtab).execute("SELECT * FROM t"))
+            return out.cast(_plain_arrow(out.schema))
+        parts = dtab.metadata().partition_columns
+        actions = pa.table(dtab.get_add_actions(flatten=True)).to_pylist()
+        paths = [f"{self.path(table)}/{a['path']}" for a in actions]
+        new = [p for p in paths if p not in self._files]
+        with ThreadPoolExecutor(4) as pool:  # pyarrow reads without the GIL
+            self._files.update(zip(new, pool.map(pq.read_table, new), strict=True))
+        pieces = []
+        for action, path in zip(actions, paths, strict=True):
+            data = self._files[path]
+            for c in parts:
+                value = pa.array([action[f"partition.{c}"]] * data.num_rows)
+                data = data.append_column(c, value.cast(schema.field(c).type))
+            pieces.append(data.select([n for n in schema.names if n in data.column_names]))
+        if not pieces:
+            return schema.empty_table()
+        out = pa.concat_tables(pieces, promote_options="permissive")
+        missing = [f for f in schema if f.name not in out.column_names]  # added since
+        for f in missing:
+            out = out.append_column(f, pa.nulls(out.num_rows, f.type))
+        return out.select(schema.names).cast(schema)
 
     def _reading(self, table: str, version: int | None, *, record: bool) -> int | None:
         """The version a read of ``table`` asks for (None: the latest), the read recorded for
