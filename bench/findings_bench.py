@@ -79,8 +79,7 @@ def main() -> None:
         FINDINGS,
         HISTORY,
         carried_from,
-        carry_findings,
-        derive_findings,
+        write_findings,
     )
     from jobs.platform.engine import get_spark
     from jobs.platform.lake import Lake
@@ -101,12 +100,12 @@ def main() -> None:
             with lake.run("quality.rules", business_date=before):
                 lake.overwrite(history.filter(date < F.lit(last)), HISTORY)
             with lake.run(FINDINGS, business_date=before):
-                upto = lake.read(HISTORY).filter(date <= F.lit(before))
-                lake.apply_changes(
-                    derive_findings(upto, rule_latest(spark, before)),
-                    FINDINGS,
-                    keys=["finding_id"],
-                    changed_on=before,
+                write_findings(
+                    lake,
+                    before,
+                    evaluated=rule_latest(spark, before),
+                    history_before=None,
+                    full=True,
                 )
             history_before = lake.version(HISTORY)
             with lake.run("quality.rules", business_date=last):
@@ -125,20 +124,15 @@ def main() -> None:
                 latest = rule_latest(spark, last)
                 t0 = time.perf_counter()
                 with copy.run(FINDINGS, business_date=last):
-                    derived = derive_findings(
-                        copy.read(HISTORY).filter(date <= F.lit(last)), latest
+                    _, done = write_findings(
+                        copy,
+                        last,
+                        evaluated=latest,
+                        history_before=history_before,
+                        full=how == "whole",
                     )
-                    if how == "whole":
-                        findings, lineage = derived, None
-                    else:
-                        seen = copy.read(HISTORY).filter(date == F.lit(last))
-                        findings = carry_findings(
-                            copy.read(FINDINGS, record=False), seen, evaluated=latest
-                        )
-                        lineage = derived
-                    copy.apply_changes(
-                        findings, FINDINGS, keys=["finding_id"], changed_on=last, lineage=lineage
-                    )
+                if how == "carried" and not done.startswith("carried"):
+                    raise SystemExit(f"the findings were not carried: {done}")
                 seconds[how] = time.perf_counter() - t0
                 tables[how] = copy.read(FINDINGS)
             same = tables["whole"].exceptAll(tables["carried"]).count() == 0 and (

@@ -214,3 +214,34 @@ def carried_from(
     if any(r is None or (r[1] > since and r[0] < business_date) for r in ranges):
         return None, f"{HISTORY} holds dates between {since} and {business_date}"
     return since, ""
+
+
+def write_findings(
+    lake: Lake,
+    business_date: dt.date,
+    *,
+    evaluated: DataFrame,
+    history_before: int | None,
+    full: bool = False,
+) -> tuple[dict[str, int], str]:
+    """Make ``quality.findings`` what the history up to the date says (inside the caller's
+    run): carried from the last derivation when ``carried_from`` allows it and ``full`` is not
+    asked, else derived from the whole history. The changes written, and how it was done."""
+    derived = derive_findings(
+        lake.read(HISTORY).filter(F.col("_business_date") <= F.lit(business_date)), evaluated
+    )
+    since, why = (
+        (None, "--full")
+        if full
+        else carried_from(lake, business_date, history_before=history_before)
+    )
+    if since is None:
+        findings, lineage, how = derived, None, f"from the whole history: {why}"
+    else:  # the same table from the last one and the date's slice
+        seen = lake.read(HISTORY).filter(F.col("_business_date") == F.lit(business_date))
+        findings = carry_findings(lake.read(FINDINGS, record=False), seen, evaluated=evaluated)
+        lineage, how = derived, f"carried from {since}"
+    change = lake.apply_changes(
+        findings, FINDINGS, keys=["finding_id"], changed_on=business_date, lineage=lineage
+    )
+    return change, how

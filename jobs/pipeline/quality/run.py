@@ -28,10 +28,8 @@ from jobs.pipeline.quality.findings import (
     HISTORY,
     HISTORY_SCHEMA,
     batches_as_of,
-    carried_from,
-    carry_findings,
-    derive_findings,
     history_rows,
+    write_findings,
 )
 from jobs.pipeline.quality.rules import RuleInputs, enabled_rules, rule_settings, rules
 from jobs.pipeline.quality.scores import compute_scores, discount_dismissed
@@ -166,20 +164,8 @@ def build_quality(
             .groupBy("rule_id")
             .agg(F.max("_business_date").alias("_rule_latest"))
         )
-        derived = derive_findings(lake.read(HISTORY).filter(upto), latest)
-        since, why = (
-            (None, "--full")
-            if full
-            else carried_from(lake, business_date, history_before=history_before)
-        )
-        if since is None:
-            findings, lineage, how = derived, None, f"from the whole history: {why}"
-        else:  # the same table from the last one and the date's slice (findings.py)
-            seen = lake.read(HISTORY).filter(F.col("_business_date") == F.lit(business_date))
-            findings = carry_findings(lake.read(FINDINGS, record=False), seen, evaluated=latest)
-            lineage, how = derived, f"carried from {since}"
-        change = lake.apply_changes(
-            findings, FINDINGS, keys=["finding_id"], changed_on=business_date, lineage=lineage
+        change, how = write_findings(
+            lake, business_date, evaluated=latest, history_before=history_before, full=full
         )
     open_n = lake.read(FINDINGS).filter(F.col("status") == "open").count()
     lines = [
