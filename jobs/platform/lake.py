@@ -30,7 +30,7 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,18 @@ def _plain(kind: T.DataType) -> T.DataType:
     if isinstance(kind, T.MapType):
         return T.MapType(_plain(kind.keyType), _plain(kind.valueType), kind.valueContainsNull)
     return kind
+
+
+def union_all(frames: list[DataFrame]) -> DataFrame:
+    """The union (by name) of ``frames``, as a balanced tree: a chain of unions is a plan as
+    deep as the list is long, and Sail's engine crashes the process (a native stack overflow)
+    on a chain of a few hundred, which a table partitioned by date reaches within a year."""
+    if not frames:
+        raise ValueError("union_all needs at least one frame")
+    while len(frames) > 1:
+        pairs = zip(frames[0::2], frames[1::2], strict=False)
+        frames = [a.unionByName(b) for a, b in pairs] + frames[len(frames) // 2 * 2 :]
+    return frames[0]
 
 
 def sql_literal(value: Any) -> str:
@@ -278,6 +290,7 @@ class Lake:
         version: int | None = None,
         columns: list[str] | None = None,
         record: bool = True,
+        partitions: Mapping[str, Collection[Any]] | None = None,
     ) -> DataFrame:
         """The table (optionally as of a Delta version); the read is recorded for lineage
         (``record=False``: a comparison with an earlier state, not an input of the run's data).
@@ -285,12 +298,22 @@ class Lake:
         Sail moves partition columns to the end of a table's schema, so never rely on the
         position of a column read back: pass ``columns`` to get them in the order you declare
         (and union by name).
+
+        ``partitions`` ({partition column: values}): only the rows of those partitions. A
+        version is read partition by partition (``_read_version``), so this keeps a read of
+        one date's slice from planning every date the table holds.
         """
         version = self._reading(table, version, record=record)
+        if partitions:
+            parts = set(self._delta(table).metadata().partition_columns)
+            if not set(partitions) <= parts:
+                raise ValueError(f"{table} is not partitioned by {sorted(set(partitions) - parts)}")
         if version is None:
             df = self.spark.read.format("delta").load(self.path(table))
+            for c, values in (partitions or {}).items():
+                df = df.filter(F.col(f"`{c}`").isin(list(values)))
         else:
-            df = self._read_version(table, version)
+            df = self._read_version(table, version, partitions=partitions)
         return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
 
     def read_arrow(
@@ -349,23 +372,29 @@ class Lake:
             self._run.read(table, version if version is not None else self.version(table))
         return version
 
-    def _read_version(self, table: str, version: int) -> DataFrame:
+    def _read_version(
+        self, table: str, version: int, *, partitions: Mapping[str, Collection[Any]] | None = None
+    ) -> DataFrame:
         """One version of a table, read from the files delta-rs lists for it.
 
         Sail's time travel (``versionAsOf``) fails for some versions once the log has a
         checkpoint ("Missing commit file: expected version 0, found N": it misreads the
         ``_last_checkpoint`` hint), and Sail checkpoints every tenth commit. A version of a
         table without reader features (deletion vectors, column mapping) is exactly its data
-        files, with partition values from the log; tables with such features go through the
-        engine's own time travel.
+        files, with partition values from the log: one scan per partition (Sail cannot tell
+        which file a row came from), joined in a balanced tree (``union_all``). Tables with
+        such features go through the engine's own time travel.
         """
         dtab = DeltaTable(self.path(table), version=version)
         if dtab.protocol().min_reader_version > 1:
-            return (
+            df = (
                 self.spark.read.format("delta")
                 .option("versionAsOf", version)
                 .load(self.path(table))
             )
+            for c, values in (partitions or {}).items():
+                df = df.filter(F.col(f"`{c}`").isin(list(values)))
+            return df
         schema = _plain(T.StructType.fromJson(json.loads(dtab.schema().to_json())))
         parts = dtab.metadata().partition_columns
         data = T.StructType([f for f in schema.fields if f.name not in parts])
@@ -375,8 +404,11 @@ class Lake:
                 return self.spark.createDataFrame([], schema)
             return self.spark.read.schema(schema).parquet(*files)
         actions = pa.table(dtab.get_add_actions(flatten=True)).to_pylist()
+        wanted = {c: set(v) for c, v in (partitions or {}).items()}
         groups: dict[tuple, list[str]] = {}
         for a in actions:
+            if any(a.get(f"partition.{c}") not in v for c, v in wanted.items()):
+                continue
             key = tuple(a.get(f"partition.{c}") for c in parts)
             groups.setdefault(key, []).append(f"{self.path(table)}/{a['path']}")
         frames = []
@@ -387,10 +419,7 @@ class Lake:
             frames.append(df.select(*schema.names))
         if not frames:
             return self.spark.createDataFrame([], schema)
-        out = frames[0]
-        for f in frames[1:]:
-            out = out.unionByName(f)
-        return out
+        return union_all(frames)
 
     # ---------------------------------------------------------------- writes
     def _conform(self, df: DataFrame, table: str) -> tuple[DataFrame, bool]:

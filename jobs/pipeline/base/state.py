@@ -74,25 +74,26 @@ def current_rows(
         read, read_arrow = lake.read, lake.read_arrow
     else:
 
-        def read(name: str) -> DataFrame:
-            return lake.read(name, version=versions[name], record=False)
+        def read(name: str, **kw) -> DataFrame:
+            return lake.read(name, version=versions[name], record=False, **kw)
 
         def read_arrow(name: str) -> pa.Table:
             return lake.read_arrow(name, version=versions[name], record=False)
 
-    bronze = read(table).filter(F.col("_business_date") <= F.lit(as_of))
+    upto = F.col("_business_date") <= F.lit(as_of)
     schema = extract_schema(source_id)
     if schema.mode == "incremental":
-        return bronze
+        return read(table).filter(upto)
     dates = _snapshot_dates(read_arrow("audit.deliveries"), source_id, as_of)
     if not dates:
-        return bronze.limit(0)
+        return read(table).filter(upto).limit(0)
     latest, complete = dates[-1]
-    rows = bronze.filter(F.col("_business_date") == F.lit(latest))
-    if complete:
-        return rows
     earlier = [d for d, ok in dates[:-1] if ok]
-    if not earlier:
+    # only the snapshots used: a version is read partition by partition (Lake.read)
+    used = [latest] if complete or not earlier else [latest, earlier[-1]]
+    bronze = read(table, partitions={"_business_date": used})
+    rows = bronze.filter(F.col("_business_date") == F.lit(latest))
+    if complete or not earlier:
         return rows
     key = _entity_key(schema.entity_keys)
     carried = bronze.filter(F.col("_business_date") == F.lit(earlier[-1])).join(
