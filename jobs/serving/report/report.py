@@ -94,7 +94,7 @@ def build_report(
     lists = write_lists(findings, out / "lists", reader=None if unmasked_lists else reader)
     from jobs.serving.report.datadocs import build_data_docs
 
-    build_data_docs(lake.root / "_gx", out / "data-docs")
+    build_data_docs(lake.root / "_gx", out / "data-docs", run_name=str(latest))
     page = _render_page(
         lake,
         scores=scores,
