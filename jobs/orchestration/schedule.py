@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable
+from airflow.sdk import Asset, CronDataIntervalTimetable, CronTriggerTimetable
 
 from jobs.pipeline.stages import STAGES
 from jobs.platform import settings
@@ -82,6 +82,12 @@ def end_date() -> pendulum.DateTime | None:
 def timetable(update_cycle: str) -> CronDataIntervalTimetable:
     """One data interval per business date (week, month) of the cycle, in +08:00."""
     return CronDataIntervalTimetable(CYCLES[update_cycle], timezone=TZ)
+
+
+def maintenance_timetable() -> CronTriggerTimetable:
+    """When ``govlake_maintain`` runs (conf/maintenance.yaml ``schedule``, in +08:00): a
+    trigger at a time, not a business date's data interval."""
+    return CronTriggerTimetable(settings.maintenance().schedule, timezone=TZ)
 
 
 def expected_on(entry: CatalogEntry, business_date: dt.date) -> bool:

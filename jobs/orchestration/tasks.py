@@ -5,7 +5,8 @@ same job functions as ``govlake run`` and returns a small JSON summary (the task
 * :func:`confirm_delivery`: fails the ingestion run, clearly, when the delivery was missing
   past its SLA (after ingest recorded the gap, so the builds went ahead without it);
 * :func:`build`: one build stage (base, quality, themes, catalog) for the dates the triggering
-  asset events name, in date order.
+  asset events name, in date order;
+* :func:`maintain`: ``govlake maintain`` on its schedule (compaction, log checkpoints, vacuum).
 
 Order and reruns (see docs/airflow.md): the base libraries of a date are built from every
 delivery up to it, so a change to date D (a late source, a correction) rebuilds D *and every
@@ -176,6 +177,24 @@ def build(stage: str, **context) -> dict:
         "built": [d.isoformat() for d in built],
         "waiting": waiting,
         "lineage": _lineage(lake),
+    }
+
+
+def maintain(**context) -> dict:
+    """Compact, checkpoint and vacuum the lake (jobs/platform/maintenance.py), waiting for the
+    writer lease like a build; the table of what it did goes to the task log."""
+    from jobs.platform.maintenance import maintain as upkeep
+    from jobs.platform.maintenance import upkeep_lines
+
+    wait = float(os.environ.get("GOVLAKE_LEASE_WAIT", LEASE_WAIT_SECONDS))
+    done = upkeep(schedule.lake_dir(), wait=wait)
+    for line in upkeep_lines(done):
+        log.info("%s", line)
+    return {
+        "compacted": {u.table: u.compacted for u in done if u.compacted},
+        "vacuumed": {u.table: u.vacuumed for u in done if u.vacuumed},
+        # the same rows: nothing a reader sees changes, so no dataset is read or written
+        "lineage": {"inputs": [], "outputs": []},
     }
 
 

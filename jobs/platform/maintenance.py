@@ -241,6 +241,22 @@ class TableUpkeep:
     vacuumed: int = 0  # files deleted
 
 
+def upkeep_lines(done: list[TableUpkeep]) -> list[str]:
+    """What maintenance did, one line a table (`govlake maintain` prints them, the DAG logs them)."""
+    lines = [
+        f"{'table':<28} {'files read':>13} {'MiB read':>15} {'MiB on disk':>15} "
+        f"{'compacted':>9} {'vacuumed':>8}"
+    ]
+    for u in done:
+        lines.append(
+            f"{u.table:<28} {u.files_before:>6}→{u.files_after:<6} "
+            f"{u.bytes_before / 2**20:>7.2f}→{u.bytes_after / 2**20:<7.2f} "
+            f"{u.disk_before / 2**20:>7.2f}→{u.disk_after / 2**20:<7.2f} "
+            f"{u.compacted:>9} {u.vacuumed:>8}"
+        )
+    return lines
+
+
 def keep_as_of_days() -> int:
     """How far back ``--as-of`` must keep working (conf/maintenance.yaml)."""
     from jobs.platform import settings

@@ -189,9 +189,11 @@ class OrchestrationSettings(Frozen):
 
 
 class MaintenanceSettings(Frozen):
-    """conf/maintenance.yaml: how many days of as-of reads maintenance keeps."""
+    """conf/maintenance.yaml: how many days of as-of reads maintenance keeps, and when the
+    Airflow DAG ``govlake_maintain`` runs it (cron, Beijing time)."""
 
     keep_as_of_days: int = Field(400, gt=0)
+    schedule: str = Field("0 3 * * 0", pattern=r"^\S+( \S+){4}$")
 
 
 class CodeSettings(Frozen):

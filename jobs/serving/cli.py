@@ -294,22 +294,14 @@ def maintain(*, lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
     (holding the writer lease)."""
     from jobs.platform.lease import LeaseHeld
     from jobs.platform.maintenance import maintain as upkeep
+    from jobs.platform.maintenance import upkeep_lines
 
     try:
         done = upkeep(lake_dir, keep_days=keep_as_of_days, wait=wait)
     except LeaseHeld as e:
         raise click.ClickException(str(e)) from None
-    click.echo(
-        f"{'table':<28} {'files read':>13} {'MiB read':>15} {'MiB on disk':>15} "
-        f"{'compacted':>9} {'vacuumed':>8}"
-    )
-    for u in done:
-        click.echo(
-            f"{u.table:<28} {u.files_before:>6}→{u.files_after:<6} "
-            f"{u.bytes_before / 2**20:>7.2f}→{u.bytes_after / 2**20:<7.2f} "
-            f"{u.disk_before / 2**20:>7.2f}→{u.disk_after / 2**20:<7.2f} "
-            f"{u.compacted:>9} {u.vacuumed:>8}"
-        )
+    for line in upkeep_lines(done):
+        click.echo(line)
 
 
 @main.command()

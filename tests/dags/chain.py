@@ -6,7 +6,8 @@ JSON line per DAG run (its state, each task's state and return value).
 day at 00:00 +08:00, so the date comes from the data interval) and
 ``["build", stage, ["YYYY-MM-DD", ...]]`` (an asset-triggered DAG: under ``dag.test`` it
 receives no asset events, so the dates go in its conf; ``"upstream"`` instead of a list passes
-the dates the previous build step built, as its asset event would). Run in its own process:
+the dates the previous build step built, as its asset event would) and ``["maintain", "", ""]``
+(the maintenance DAG, as its schedule would run it). Run in its own process:
 Airflow configures logging and its DB at import.
 """
 
@@ -38,6 +39,8 @@ def main(home: str, lake: str, landing: str, steps: str) -> None:
             day = dt.date.fromisoformat(when) + dt.timedelta(days=1)
             dag = bag.dags[f"govlake_ingest_{name}"]
             run = dag.test(logical_date=pendulum.datetime(day.year, day.month, day.day, tz=TZ))
+        elif kind == "maintain":
+            run = bag.dags["govlake_maintain"].test()
         else:
             dag = bag.dags[f"govlake_{name}"]
             dates = built if when == "upstream" else when

@@ -87,7 +87,8 @@ def test_make_airflow_starts_on_loopback_and_stops_cleanly(tmp_path):
             "access_token"
         ]
         dags = _get(f"{said[1]}/api/v2/dags?limit=100", token)["dags"]
-        assert len(dags) == len(catalog()) + len(STAGES) - 1  # one per source, one per build stage
+        # one per source, one per build stage, and the maintenance DAG
+        assert len(dags) == len(catalog()) + len(STAGES) - 1 + 1
         pools = _get(f"{said[1]}/api/v2/pools", token)["pools"]
         assert {"name": "govlake_lake", "slots": 1} in [
             {"name": p["name"], "slots": p["slots"]} for p in pools

@@ -101,7 +101,22 @@ def test_builds_are_triggered_by_the_assets_of_the_stage_before(facts):
         assert set(dag["schedule_assets"]) <= emitted  # nothing waits on an asset never emitted
         (task,) = dag["tasks"].values()
         assert task["outlets"] == [f"govlake.{dag_id.removeprefix('govlake_')}"]
-    assert set(dags) == set(BUILDS) | {f"govlake_ingest_{s}" for s in catalog()}
+    ingest = {f"govlake_ingest_{s}" for s in catalog()}
+    assert set(dags) == set(BUILDS) | ingest | {"govlake_maintain"}
+
+
+def test_the_lake_is_maintained_on_its_schedule_between_builds(facts):
+    """conf/maintenance.yaml's cron, in Beijing time, in the lake's one-slot pool (a build and
+    maintenance never run side by side; the writer lease is the second guard)."""
+    from jobs.platform import settings
+
+    dag = facts["dags"]["govlake_maintain"]
+    assert dag["timetable"] == "CronTriggerTimetable"  # a time, not a business date
+    assert dag["cron"] == settings.maintenance().schedule
+    assert "28800" in dag["timezone"]
+    (task,) = dag["tasks"].values()
+    assert task["pool"] == "govlake_lake"
+    assert task["callable"] == "jobs.orchestration.tasks.maintain"
 
 
 def test_every_dag_follows_the_house_rules(facts):
