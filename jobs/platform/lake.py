@@ -197,8 +197,21 @@ class Lake:
         return str(self.root / layer / name)
 
     def exists(self, table: str) -> bool:
-        """Whether the table exists (has a Delta log)."""
-        return DeltaTable.is_deltatable(self.path(table))
+        """Whether the table exists (has a Delta log).
+
+        delta-rs answers by listing the table's log, which every commit lengthens until log
+        files expire: 1 ms for a new table, 10 ms for lineage.runs after 40 dates, and a date
+        asks about a few hundred times. A table this object has a handle for exists (handles
+        are forgotten when a table is removed, ``_roll_back``); one found to exist gets a handle.
+        """
+        path = self.path(table)
+        with self._handles_lock:
+            if path in self._handles:
+                return True
+        if not DeltaTable.is_deltatable(path):
+            return False
+        self._handle(path)
+        return True
 
     def version(self, table: str) -> int | None:
         """The table's current Delta version, or None when it does not exist."""
@@ -699,6 +712,8 @@ class Lake:
                 log.warning("rolled %s back to version %s", table, version)
             except Exception as e:  # keep restoring the others
                 problems.append(f"{table}: {type(e).__name__}: {e}")
+        with self._handles_lock:  # none may outlive a table removed above
+            self._handles.clear()
         return problems
 
     # ---------------------------------------------------------------- column lineage

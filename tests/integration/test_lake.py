@@ -235,6 +235,19 @@ def test_a_read_of_some_partitions_is_the_same_rows_as_a_filter(lake, spark):
         lake.read("bronze.parts", partitions={"x": [1]})
 
 
+def test_a_failed_block_leaves_no_table_it_created_and_no_write(lake, spark):
+    """Lake.exists answers from the handles it keeps: none may outlive a table rolled back."""
+    lake.append(frame(spark, [(1, "a", D1)]), "silver.kept")
+    with pytest.raises(RuntimeError, match="boom"):
+        with lake.all_or_nothing("a test"):
+            lake.append(frame(spark, [(2, "b", D2)]), "silver.kept")
+            lake.append(frame(spark, [(3, "c", D2)]), "silver.made")
+            assert lake.exists("silver.made") and lake.version("silver.made") == 0
+            raise RuntimeError("boom")
+    assert not lake.exists("silver.made") and lake.version("silver.made") is None
+    assert rows_of(lake, "silver.kept") == [(1, "a", D1)]
+
+
 def test_a_merge_is_kept_for_changes_that_touch_few_of_many_files(lake, spark):
     """The cost model: a MERGE rewrites the files holding the rows it touches."""
     rows = lambda ids: spark.createDataFrame([(i, "v") for i in ids], "id int, v string")  # noqa: E731
