@@ -141,6 +141,13 @@ def union_all(frames: list[DataFrame]) -> DataFrame:
     return frames[0]
 
 
+def _in_partitions(df: DataFrame, partitions: Mapping[str, Collection[Any]] | None) -> DataFrame:
+    """The rows of ``df`` in the given partitions ({partition column: values}; None: all)."""
+    for c, values in (partitions or {}).items():
+        df = df.filter(F.col(f"`{c}`").isin(list(values)))
+    return df
+
+
 def sql_literal(value: Any) -> str:
     """A SQL literal for a slice predicate value (dates, numbers, strings)."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -322,9 +329,7 @@ class Lake:
             if not set(partitions) <= parts:
                 raise ValueError(f"{table} is not partitioned by {sorted(set(partitions) - parts)}")
         if version is None:
-            df = self.spark.read.format("delta").load(self.path(table))
-            for c, values in (partitions or {}).items():
-                df = df.filter(F.col(f"`{c}`").isin(list(values)))
+            df = _in_partitions(self.spark.read.format("delta").load(self.path(table)), partitions)
         else:
             df = self._read_version(table, version, partitions=partitions)
         return df.select(*[F.col(f"`{c}`") for c in columns]) if columns else df
@@ -405,9 +410,7 @@ class Lake:
                 .option("versionAsOf", version)
                 .load(self.path(table))
             )
-            for c, values in (partitions or {}).items():
-                df = df.filter(F.col(f"`{c}`").isin(list(values)))
-            return df
+            return _in_partitions(df, partitions)
         schema = _plain(T.StructType.fromJson(json.loads(dtab.schema().to_json())))
         parts = dtab.metadata().partition_columns
         data = T.StructType([f for f in schema.fields if f.name not in parts])
