@@ -181,8 +181,8 @@ def build(stage: str, **context) -> dict:
 
 
 def maintain(**context) -> dict:
-    """Compact, checkpoint and vacuum the lake (jobs/platform/maintenance.py), waiting for the
-    writer lease like a build; the table of what it did goes to the task log."""
+    """Compact, checkpoint, vacuum and expire the logs of the lake (jobs/platform/maintenance.py),
+    waiting for the writer lease like a build; the table of what it did goes to the task log."""
     from jobs.platform.maintenance import maintain as upkeep
     from jobs.platform.maintenance import upkeep_lines
 
@@ -193,6 +193,7 @@ def maintain(**context) -> dict:
     return {
         "compacted": {u.table: u.compacted for u in done if u.compacted},
         "vacuumed": {u.table: u.vacuumed for u in done if u.vacuumed},
+        "log_expired": {u.table: u.expired for u in done if u.expired},
         # the same rows: nothing a reader sees changes, so no dataset is read or written
         "lineage": {"inputs": [], "outputs": []},
     }

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pyarrow as pa
@@ -173,3 +175,44 @@ def append_rows(path: str, rows: pa.Table, *, schema_mode: str | None = None) ->
     with _WRITERS_LOCK:
         writer = _WRITERS.setdefault(path, _GroupCommit(path))
     writer.append(rows, schema_mode)
+
+
+_LOG_FILE = re.compile(r"^(\d{20})\.(json|crc|checkpoint(\.\d{10}\.\d{10})?\.parquet)$")
+_COMPACTED = re.compile(r"^(\d{20})\.(\d{20})\.compacted\.json$")
+
+
+def expire_log(path: str | Path, *, keep: Collection[int]) -> int:
+    """Delete the log files of versions older than every version in ``keep``: the commits and
+    checkpoints before the newest single-file checkpoint at or below the oldest kept version,
+    which then starts the log (the Delta protocol's log clean-up, by version rather than by
+    file age: delta-rs's ``cleanup_metadata`` goes by modification time, and the lake keeps
+    the versions its publications name, whatever their age). Every kept version, and every
+    version after the oldest, stays readable. The number of files deleted."""
+    log = Path(path) / "_delta_log"
+    if not keep or not log.is_dir():
+        return 0
+    oldest = min(keep)
+    names = [p.name for p in log.iterdir() if p.is_file()]
+    checkpoints = [
+        int(n[:20]) for n in names if n.endswith(".checkpoint.parquet") and _LOG_FILE.match(n)
+    ]
+    start = max((v for v in checkpoints if v <= oldest), default=None)
+    if start is None:
+        return 0
+    gone = 0
+    for name in names:
+        newest = _newest_version(name)
+        if newest is not None and newest < start:
+            (log / name).unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def _newest_version(name: str) -> int | None:
+    """The newest version a log file's name covers (None: not a commit, checksum or checkpoint:
+    ``_last_checkpoint``, temporary files and folders are never touched)."""
+    if m := _LOG_FILE.match(name):
+        return int(m.group(1))
+    if m := _COMPACTED.match(name):
+        return int(m.group(2))
+    return None

@@ -15,9 +15,10 @@
 
 **maintain** compacts small files (``audit.queries`` and the lineage tables grow by a commit per
 run or query), checkpoints every Delta log, republishes the current date with the compacted
-versions (the same rows, fewer files) and vacuums files no kept version needs: the versions of
-every publication of the last ``keep_as_of_days`` (conf/maintenance.yaml) stay readable, so
-``--as-of`` keeps working over that horizon (docs/lake.md, retention policy).
+versions (the same rows, fewer files), vacuums files no kept version needs and expires the log
+before the oldest kept version: the versions of every publication of the last
+``keep_as_of_days`` (conf/maintenance.yaml) stay readable, so ``--as-of`` keeps working over
+that horizon (docs/lake.md, retention policy).
 """
 
 from __future__ import annotations
@@ -239,20 +240,21 @@ class TableUpkeep:
     disk_after: int = 0
     compacted: int = 0  # files rewritten
     vacuumed: int = 0  # files deleted
+    expired: int = 0  # log files deleted (versions older than every kept one)
 
 
 def upkeep_lines(done: list[TableUpkeep]) -> list[str]:
     """What maintenance did, one line a table (`govlake maintain` prints them, the DAG logs them)."""
     lines = [
         f"{'table':<28} {'files read':>13} {'MiB read':>15} {'MiB on disk':>15} "
-        f"{'compacted':>9} {'vacuumed':>8}"
+        f"{'compacted':>9} {'vacuumed':>8} {'log expired':>11}"
     ]
     for u in done:
         lines.append(
             f"{u.table:<28} {u.files_before:>6}→{u.files_after:<6} "
             f"{u.bytes_before / 2**20:>7.2f}→{u.bytes_after / 2**20:<7.2f} "
             f"{u.disk_before / 2**20:>7.2f}→{u.disk_after / 2**20:<7.2f} "
-            f"{u.compacted:>9} {u.vacuumed:>8}"
+            f"{u.compacted:>9} {u.vacuumed:>8} {u.expired:>11}"
         )
     return lines
 
@@ -296,7 +298,8 @@ def maintain(
     wait: float | None = None,
     min_retention_hours: float = MIN_RETENTION_HOURS,
 ) -> list[TableUpkeep]:
-    """Compact, checkpoint, republish and vacuum every table, holding the writer lease.
+    """Compact, checkpoint, republish, vacuum and expire the log of every table, holding the
+    writer lease.
 
     Files are vacuumed once no kept version needs them and they were removed from the table
     more than ``min_retention_hours`` ago (an append being committed may still need them):
@@ -360,4 +363,7 @@ def _vacuum(root: Path, upkeep: TableUpkeep, keep: set[int], retention_hours: fl
         keep_versions=sorted(keep),
     )
     upkeep.vacuumed = len(removed)
+    # the log before the oldest kept version goes too: readers list the whole log (delta-rs and
+    # the engine), and a year of daily commits is thousands of files in lineage.runs alone
+    upkeep.expired = delta.expire_log(path, keep=keep)
     upkeep.files_after, upkeep.bytes_after, upkeep.disk_after = _footprint(path)
