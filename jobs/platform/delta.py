@@ -181,16 +181,22 @@ _LOG_FILE = re.compile(r"^(\d{20})\.(json|crc|checkpoint(\.\d{10}\.\d{10})?\.par
 _COMPACTED = re.compile(r"^(\d{20})\.(\d{20})\.compacted\.json$")
 
 
-def expire_log(path: str | Path, *, keep: Collection[int]) -> int:
+def expire_log(path: str | Path, *, keep: Collection[int], older_than: float = 0.0) -> int:
     """Delete the log files of versions older than every version in ``keep``: the commits and
     checkpoints before the newest single-file checkpoint at or below the oldest kept version,
     which then starts the log (the Delta protocol's log clean-up, by version rather than by
     file age: delta-rs's ``cleanup_metadata`` goes by modification time, and the lake keeps
     the versions its publications name, whatever their age). Every kept version, and every
-    version after the oldest, stays readable. The number of files deleted."""
+    version after the oldest, stays readable.
+
+    Files written less than ``older_than`` seconds ago stay: a writer appending beside the
+    maintenance (the audit tables, the workbench's actions) may have read the table a few
+    versions back, and on a conflict it reads the commits made since. The number of files
+    deleted."""
     log = Path(path) / "_delta_log"
     if not keep or not log.is_dir():
         return 0
+    cutoff = time.time() - older_than
     oldest = min(keep)
     names = [p.name for p in log.iterdir() if p.is_file()]
     checkpoints = [
@@ -202,9 +208,15 @@ def expire_log(path: str | Path, *, keep: Collection[int]) -> int:
     gone = 0
     for name in names:
         newest = _newest_version(name)
-        if newest is not None and newest < start:
-            (log / name).unlink(missing_ok=True)
-            gone += 1
+        if newest is None or newest >= start:
+            continue
+        try:
+            if (log / name).stat().st_mtime > cutoff:
+                continue
+            (log / name).unlink()
+        except FileNotFoundError:  # another maintenance, or delta-rs, removed it meanwhile
+            continue
+        gone += 1
     return gone
 
 

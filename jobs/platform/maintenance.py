@@ -365,5 +365,5 @@ def _vacuum(root: Path, upkeep: TableUpkeep, keep: set[int], retention_hours: fl
     upkeep.vacuumed = len(removed)
     # the log before the oldest kept version goes too: readers list the whole log (delta-rs and
     # the engine), and a year of daily commits is thousands of files in lineage.runs alone
-    upkeep.expired = delta.expire_log(path, keep=keep)
+    upkeep.expired = delta.expire_log(path, keep=keep, older_than=retention_hours * 3600)
     upkeep.files_after, upkeep.bytes_after, upkeep.disk_after = _footprint(path)

@@ -79,3 +79,22 @@ def test_only_a_whole_checkpoint_starts_the_log(tmp_path):
     ).write_bytes(b"")
     assert expire_log(path, keep={11}) == 0
     assert _rows(path, 11) == list(range(12))
+
+
+def test_a_recent_commit_stays_for_a_writer_beside_the_maintenance(tmp_path):
+    # an appender that read the table a few versions back reads the commits made since when its
+    # commit conflicts: files younger than the retention stay, older ones go
+    import os
+    import time
+
+    path = _table(tmp_path / "t", 30, {9, 19})
+    assert expire_log(path, keep={29}, older_than=3600) == 0
+    hours_ago = time.time() - 2 * 3600
+    for name in _log(path):
+        version = name[:20]
+        if version.isdigit() and int(version) < 12:
+            os.utime(path / "_delta_log" / name, (hours_ago, hours_ago))
+    assert expire_log(path, keep={29}, older_than=3600) == 12 + 1  # commits 0–11, checkpoint 9
+    versions = sorted(int(n[:20]) for n in _log(path) if n.endswith(".json") and n[:20].isdigit())
+    assert versions == list(range(12, 30))
+    assert _rows(path, 29) == list(range(30))
