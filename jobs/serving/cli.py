@@ -290,8 +290,8 @@ def doctor(lake_dir: Path, repair: bool) -> None:
     "--wait", type=float, is_flag=False, flag_value=3600.0, default=None, metavar="[SECONDS]"
 )
 def maintain(*, lake_dir: Path, keep_as_of_days: int | None, wait) -> None:
-    """Compact small files, checkpoint the Delta logs and vacuum what no kept publication needs
-    (holding the writer lease)."""
+    """Compact small files, checkpoint the Delta logs, vacuum what no kept publication needs and
+    expire the logs before the oldest kept version (holding the writer lease)."""
     from jobs.platform.lease import LeaseHeld
     from jobs.platform.maintenance import maintain as upkeep
     from jobs.platform.maintenance import upkeep_lines
