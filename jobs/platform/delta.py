@@ -203,7 +203,7 @@ def expire_log(path: str | Path, *, keep: Collection[int], older_than: float = 0
         int(n[:20]) for n in names if n.endswith(".checkpoint.parquet") and _LOG_FILE.match(n)
     ]
     start = max((v for v in checkpoints if v <= oldest), default=None)
-    if start is None:
+    if start is None or not _loads(path, start):
         return 0
     gone = 0
     for name in names:
@@ -218,6 +218,16 @@ def expire_log(path: str | Path, *, keep: Collection[int], older_than: float = 0
             continue
         gone += 1
     return gone
+
+
+def _loads(path: str | Path, version: int) -> bool:
+    """Whether delta-rs loads ``version``, which it reads from that version's checkpoint when
+    there is one: the checkpoint that is to start the log is whole and readable."""
+    try:
+        DeltaTable(str(path), version=version)
+    except Exception:  # noqa: BLE001 - any failure: the log stays as it is
+        return False
+    return True
 
 
 def _newest_version(name: str) -> int | None:

@@ -98,3 +98,11 @@ def test_a_recent_commit_stays_for_a_writer_beside_the_maintenance(tmp_path):
     versions = sorted(int(n[:20]) for n in _log(path) if n.endswith(".json") and n[:20].isdigit())
     assert versions == list(range(12, 30))
     assert _rows(path, 29) == list(range(30))
+
+
+def test_a_checkpoint_that_does_not_read_starts_nothing(tmp_path):
+    path = _table(tmp_path / "t", 25, {9, 19})
+    (path / "_delta_log" / "00000000000000000019.checkpoint.parquet").write_bytes(b"PAR1 torn")
+    before = _log(path)
+    assert expire_log(path, keep={22}) == 0
+    assert _log(path) == before
