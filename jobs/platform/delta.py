@@ -220,6 +220,23 @@ def expire_log(path: str | Path, *, keep: Collection[int], older_than: float = 0
     return gone
 
 
+def commit_time(path: str | Path, version: int) -> dt.datetime | None:
+    """When ``version`` was committed (its ``commitInfo.timestamp``), or None when its commit
+    is not in the log (expired, or never written with one)."""
+    import json
+
+    commit = Path(path) / "_delta_log" / f"{version:020}.json"
+    try:
+        with open(commit, encoding="utf-8") as fh:
+            for line in fh:
+                info = json.loads(line).get("commitInfo") if line.strip() else None
+                if isinstance(info, dict) and isinstance(info.get("timestamp"), int):
+                    return dt.datetime.fromtimestamp(info["timestamp"] / 1000, dt.UTC)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def _loads(path: str | Path, version: int) -> bool:
     """Whether delta-rs loads ``version``, which it reads from that version's checkpoint when
     there is one: the checkpoint that is to start the log is whole and readable."""
