@@ -8,12 +8,14 @@ exception", delta-io/delta-rs#2184); command-line tools that read this way exit 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import re
 import threading
 import time
 from collections.abc import Collection
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 from deltalake import DeltaTable, QueryBuilder, write_deltalake
@@ -99,14 +101,19 @@ def unreadable_files(path: str | Path, version: int) -> list[str]:
     """What keeps the table at ``path`` from being read at ``version``: its data files missing
     on a local disk (vacuum removes those no kept version needs), or why its log cannot give
     that version. Empty when it can be read."""
-    from urllib.parse import unquote, urlparse
-
     try:
         files = DeltaTable(str(path), version=version).file_uris()
     except Exception as e:  # noqa: BLE001 - reported to the caller
         return [f"{type(e).__name__}: {e}"]
-    local = [unquote(u.path) for u in map(urlparse, files) if u.scheme in ("", "file")]
-    return [f for f in local if not Path(f).exists()]
+    local = [p for p in map(local_path, files) if p is not None]
+    return [str(p) for p in local if not p.exists()]
+
+
+def local_path(uri: str) -> Path | None:
+    """The path on this machine of a delta-rs URI (``file:///…``, percent-decoded), or None
+    for object storage."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme in ("", "file") else None
 
 
 class _GroupCommit:
@@ -223,8 +230,6 @@ def expire_log(path: str | Path, *, keep: Collection[int], older_than: float = 0
 def commit_time(path: str | Path, version: int) -> dt.datetime | None:
     """When ``version`` was committed (its ``commitInfo.timestamp``), or None when its commit
     is not in the log (expired, or never written with one)."""
-    import json
-
     commit = Path(path) / "_delta_log" / f"{version:020}.json"
     try:
         with open(commit, encoding="utf-8") as fh:

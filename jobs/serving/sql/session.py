@@ -599,19 +599,17 @@ def _load_end_of_day(dtab: DeltaTable, table: str, as_of: dt.date) -> None:
     table's first version when the date is before the table existed, or the start of a log
     that maintenance expired (docs/lake.md). Either is a later state than the one asked for,
     so a version committed after the end of the date is not read."""
-    from urllib.parse import unquote, urlparse
-
-    from jobs.platform.delta import commit_time
+    from jobs.platform.delta import commit_time, local_path
 
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), dt.UTC)
     try:
         dtab.load_as_version(end)
     except Exception as e:  # delta-rs raises a generic error when nothing is that old
         raise LookupError(f"{table} has no version on or before {as_of}") from e
-    uri = urlparse(dtab.table_uri)
-    if uri.scheme not in ("", "file"):  # object storage: the log is not read here
+    path = local_path(dtab.table_uri)
+    if path is None:  # object storage: the log is not read here
         return
-    committed = commit_time(unquote(uri.path), dtab.version())
+    committed = commit_time(path, dtab.version())
     if committed is None or committed >= end:
         raise LookupError(
             f"{table} has no version on or before {as_of} (its log starts after that date)"
