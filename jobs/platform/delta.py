@@ -213,7 +213,7 @@ def expire_log(path: str | Path, *, keep: Collection[int], older_than: float = 0
     if start is None or not _loads(path, start):
         return 0
     gone = 0
-    for name in names:
+    for name in sorted(names):  # oldest first: a maintenance killed half-way leaves a whole log
         newest = _newest_version(name)
         if newest is None or newest >= start:
             continue
