@@ -35,7 +35,7 @@ def pytest_configure(config):
         os.environ["GOVLAKE_SQL_SPILL"] = tempfile.mkdtemp(prefix="govlake-test-spill-")
 
 
-_SHARED_FIXTURES = {"city", "city_lake", "sql_lake"}
+_SHARED_FIXTURES = {"city", "city_lake", "city_lake_path", "sql_lake"}
 
 
 def pytest_collection_modifyitems(config, items):

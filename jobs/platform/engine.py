@@ -54,6 +54,12 @@ def get_spark() -> SparkSession:
             # Timestamps are instants in UTC everywhere (Delta stores UTC); pinning the zone
             # name also keeps Sail from mixing "UTC" and "Etc/UTC" typed columns in unions.
             _session.conf.set("spark.sql.session.timeZone", "UTC")
+            # PySpark's call-site capture for error contexts: with it on, every function of
+            # pyspark.sql.functions and every Column operator walks the Python stack and tries
+            # to import IPython (absent, so the whole import path is searched each time),
+            # about 0.15 ms a call and tens of thousands of calls a date. It must be off
+            # before the first such call: PySpark reads it once per process.
+            _session.conf.set("spark.python.sql.dataFrameDebugging.enabled", "false")
             atexit.register(stop)
         return _session
 
