@@ -57,8 +57,8 @@ def get_spark() -> SparkSession:
             # PySpark's call-site capture for error contexts: with it on, every function of
             # pyspark.sql.functions and every Column operator walks the Python stack and tries
             # to import IPython (absent, so the whole import path is searched each time),
-            # about 0.15 ms a call and tens of thousands of calls a date. It must be off
-            # before the first such call: PySpark reads it once per process.
+            # about 50 µs a call (decision 89). Off, a server error no longer names the Python
+            # line behind it. PySpark reads it once per process, at the first such call.
             _session.conf.set("spark.python.sql.dataFrameDebugging.enabled", "false")
             atexit.register(stop)
         return _session
